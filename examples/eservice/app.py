@@ -1,0 +1,194 @@
+""""Restaurant business licence" (ใบอนุญาตประกอบกิจการร้านอาหาร): a demo e-Service.
+
+A relying party built only on Authlib's public Flask client, so an agency can read it as
+the shortest correct integration: code flow with PKCE S256 and nonce, the RFC 9207 ``iss``
+check, the claims it receives (``acr``, ``amr``, ``auth_time``, ``verified_claims``) and
+RP-initiated logout. Run it with ``python -m examples.eservice.app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.common.errors import AuthlibBaseError
+from flask import Flask
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session
+from flask import url_for
+from werkzeug.wrappers import Response
+
+from .errors import ERROR_MESSAGES
+from .errors import HANDLED
+from .errors import EServiceError
+from .errors import render_error
+from .provider import idp
+from .provider import provider_metadata
+from .provider import register_idp
+
+#: What the "verified identity" button asks for. The IdP may answer with another ACR, so
+#: the home page compares what was asked with what came back.
+HIGH_ASSURANCE_ACR = "urn:th:digitalid:ial2:aal2"
+
+DEFAULTS: dict[str, str | None] = {
+    "ESERVICE_ISSUER": "http://localhost:5000",
+    "ESERVICE_CLIENT_ID": None,
+    "ESERVICE_CLIENT_SECRET": None,
+    "ESERVICE_REDIRECT_URI": "http://localhost:5001/callback",
+    "ESERVICE_POST_LOGOUT_REDIRECT_URI": "http://localhost:5001/",
+    "ESERVICE_SECRET_KEY": None,
+    "ESERVICE_SCOPE": "openid profile email",
+}
+
+
+def load_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read ``ESERVICE_*`` variables; ``ESERVICE_CLIENT_FILE`` fills in missing credentials.
+
+    The IdP's ``make run`` registers this demo and writes its credentials to a JSON file,
+    so a fresh checkout works without copying secrets by hand. The environment wins.
+    """
+    settings: dict[str, Any] = {key: environ.get(key) or value for key, value in DEFAULTS.items()}
+    if path := environ.get("ESERVICE_CLIENT_FILE"):
+        with open(path, encoding="utf-8") as file:
+            registered = json.load(file)
+        for name in ("client_id", "client_secret"):
+            key = f"ESERVICE_{name.upper()}"
+            settings[key] = settings[key] or registered.get(name)
+    return settings
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the e-Service. It does not contact the IdP here, so the IdP may start later."""
+    app = Flask(__name__)
+    app.config.update(load_settings(os.environ))
+    app.config.update(config or {})
+    app.config.update(
+        SECRET_KEY=app.config["ESERVICE_SECRET_KEY"] or secrets.token_hex(32),
+        # Cookies ignore ports: under its default name this cookie and the IdP's, both on
+        # localhost, would overwrite each other and every sign-in would fail on state.
+        SESSION_COOKIE_NAME="eservice_session",
+        SESSION_COOKIE_SAMESITE="Lax",  # sent on the IdP's redirect (a GET), not on cross-site POSTs
+    )
+    register_idp(app)
+    app.add_template_filter(format_timestamp, "utc")
+    app.add_template_filter(format_json, "pretty")
+    app.add_url_rule("/", view_func=home)
+    app.add_url_rule("/login", view_func=login)
+    app.add_url_rule("/callback", view_func=callback)
+    app.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    for failure in (EServiceError, *HANDLED):
+        app.register_error_handler(failure, render_error)
+    return app
+
+
+def home() -> str:
+    notice = None
+    if "state" in request.args:  # back from the IdP's end_session_endpoint
+        try:
+            idp().validate_logout_response()
+            notice = "You are signed out of this e-Service and of Digital ID."
+        except AuthlibBaseError:
+            notice = "You are signed out of this e-Service."
+    claims = session.get("claims")
+    requested = session.get("requested_acr")
+    acr_met = not requested or (claims or {}).get("acr") in requested.split()
+    return render_template("home.html", claims=claims, userinfo=session.get("userinfo"),
+                           requested_acr=requested, acr_met=acr_met, notice=notice,
+                           high_assurance_acr=HIGH_ASSURANCE_ACR)
+
+
+def login() -> Response:
+    """Start the code flow; ``?acr=`` is forwarded as ``acr_values`` (OIDC Core §3.1.2.1)."""
+    config = current_app.config
+    redirect_uri = urlsplit(config["ESERVICE_REDIRECT_URI"])
+    if request.host != redirect_uri.netloc:  # e.g. 127.0.0.1 vs localhost: state would be lost
+        return redirect(f"{redirect_uri.scheme}://{redirect_uri.netloc}{request.full_path}")
+    if not config["ESERVICE_CLIENT_ID"]:
+        raise EServiceError("Not configured", "Set ESERVICE_CLIENT_ID or ESERVICE_CLIENT_FILE.",
+                            status=503)
+    acr = request.args.get("acr", "").strip()
+    if len(acr) > 512 or not acr.isprintable():
+        raise EServiceError("Bad request", "The acr parameter is not a list of ACR values.")
+    provider_metadata()
+    session["pending_acr"] = acr
+    extra = {"acr_values": acr} if acr else {}
+    return idp().authorize_redirect(config["ESERVICE_REDIRECT_URI"], **extra)
+
+
+def callback() -> Response:
+    """Finish the code flow. Authlib checks state, PKCE, the ID token and its nonce."""
+    iss = request.args.get("iss")
+    if iss is not None and iss != current_app.config["ESERVICE_ISSUER"]:  # RFC 9207 §2.4
+        raise EServiceError("Sign-in could not be completed", "The answer came from another issuer.")
+    if error := request.args.get("error"):
+        # Show error_description only for a sign-in we started: anyone can make a link to
+        # /callback, and our page must not say whatever that link says.
+        state = request.args.get("state")
+        started = idp().framework.get_state_data(session, state) is not None
+        idp().framework.clear_state_data(session, state)
+        description = request.args.get("error_description") if started else None
+        raise EServiceError("Sign-in was not completed", ERROR_MESSAGES.get(error, "Please try again."),
+                            detail=f"{error}: {description}" if description else error)
+    metadata = provider_metadata()
+    if iss is None and metadata.get("authorization_response_iss_parameter_supported"):
+        raise EServiceError("Sign-in could not be completed", "The answer did not name its issuer.")
+    token = idp().authorize_access_token()
+    if "userinfo" not in token:  # Authlib sets it only after validating an ID token
+        raise EServiceError("Sign-in could not be completed", "No ID token was returned.")
+    claims = dict(token["userinfo"])
+    userinfo = dict(idp().userinfo(token=token))
+    if userinfo.get("sub") != claims["sub"]:  # OIDC Core §5.3.2: "MUST be verified to exactly match"
+        raise EServiceError("Sign-in could not be completed", "UserInfo described another person.")
+    requested_acr = session.get("pending_acr")
+    session.clear()  # nothing from before sign-in survives it
+    session.update(id_token=token["id_token"], claims=claims, userinfo=userinfo,
+                   requested_acr=requested_acr)
+    return redirect(url_for("home"))
+
+
+def logout() -> Response:
+    """Forget the citizen here, then ask the IdP to end its session (RP-Initiated Logout §2)."""
+    config = current_app.config
+    id_token = session.get("id_token")
+    session.clear()
+    if id_token is None or not provider_metadata().get("end_session_endpoint"):
+        return redirect(url_for("home"))
+    return idp().logout_redirect(
+        post_logout_redirect_uri=config["ESERVICE_POST_LOGOUT_REDIRECT_URI"],
+        id_token_hint=id_token,
+        client_id=config["ESERVICE_CLIENT_ID"],  # lets the IdP check the URI if the hint expired
+    )
+
+
+def format_timestamp(value: int | float) -> str:
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_json(value: Any) -> str:
+    """Indented JSON that keeps Thai names readable (Flask's ``tojson`` escapes them)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the demo e-Service (a relying party).")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5001)
+    args = parser.parse_args(argv)
+    app = create_app()
+    redirect_uri = urlsplit(app.config["ESERVICE_REDIRECT_URI"])
+    print(f" * Open {redirect_uri.scheme}://{redirect_uri.netloc}/ (the host of ESERVICE_REDIRECT_URI)")
+    app.run(host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What the citizen sees when sign-in fails: a page in plain words, never a traceback."""
+
+from __future__ import annotations
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from flask import render_template
+from joserfc.errors import JoseError
+
+#: Plain words for the error codes a sign-in may end with: RFC 6749 §4.1.2.1, OIDC Core
+#: §3.1.2.6, and Authlib's own ``mismatching_state``. Other codes get a generic sentence.
+ERROR_MESSAGES = {
+    "access_denied": "You cancelled sign-in or did not agree to share your details.",
+    "login_required": "You need to sign in at the Digital ID service first.",
+    "consent_required": "The Digital ID service needs your consent before sharing details.",
+    "interaction_required": "The Digital ID service needs you to do something before continuing.",
+    "unmet_authentication_requirements": "You could not reach the level of assurance required.",
+    "temporarily_unavailable": "The Digital ID service is busy. Please try again shortly.",
+    "mismatching_state": "This sign-in expired or began in another browser. Please start again.",
+}
+
+#: Exceptions that :func:`render_error` turns into pages.
+HANDLED = (AuthlibBaseError, JoseError, requests.RequestException)
+
+
+class EServiceError(Exception):
+    """A failure shown as a page; it carries its status code, like Werkzeug's HTTP errors.
+
+    :param detail: a technical hint (an error code) for the person who reports the problem.
+    """
+
+    def __init__(self, title: str, message: str, *, status: int = 400, detail: str | None = None):
+        super().__init__(message)
+        self.title = title
+        self.message = message
+        self.status = status
+        self.detail = detail
+
+
+def render_error(error: Exception) -> tuple[str, int]:
+    """Translate library exceptions here, at the boundary, so views need no try blocks."""
+    if isinstance(error, (AuthlibBaseError, JoseError)):  # bad state, token response or ID token
+        message = ERROR_MESSAGES.get(error.error or "", "Please sign in again.")
+        error = EServiceError("Sign-in could not be completed", message, detail=error.error)
+    elif isinstance(error, requests.RequestException):
+        error = EServiceError("The Digital ID service cannot be reached",
+                              "Please try again in a few minutes.", status=502)
+    elif not isinstance(error, EServiceError):
+        raise error
+    return render_template("error.html", error=error), error.status

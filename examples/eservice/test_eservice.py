@@ -1,0 +1,343 @@
+"""Tests for the demo e-Service.
+
+No network: the IdP is faked at the transport boundary (a requests adapter handed to the
+app in config), so Authlib's real client code runs end to end, PKCE and nonce included.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from requests.adapters import BaseAdapter
+
+from .app import create_app
+from .app import load_settings
+
+ISSUER = "http://idp.test"
+CLIENT_ID = "demo-eservice"
+CLIENT_SECRET = "s3cret"
+SUB = "c1d2e3f4"
+SIGNING_KEY = RSAKey.generate_key(2048, parameters={"kid": "test-key", "use": "sig", "alg": "RS256"})
+METADATA = {
+    "issuer": ISSUER,
+    "authorization_endpoint": f"{ISSUER}/authorize",
+    "token_endpoint": f"{ISSUER}/token",
+    "userinfo_endpoint": f"{ISSUER}/userinfo",
+    "jwks_uri": f"{ISSUER}/jwks",
+    "end_session_endpoint": f"{ISSUER}/end_session",
+    "id_token_signing_alg_values_supported": ["RS256"],
+    "authorization_response_iss_parameter_supported": True,
+}
+
+
+class FakeIdp(BaseAdapter):
+    """The IdP's back-channel endpoints, answering as the real one should."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metadata = dict(METADATA)
+        self.userinfo: dict[str, Any] = {
+            "sub": SUB,
+            "name": "สมชาย ใจดี",
+            "email": "somchai@example.test",
+            "verified_claims": {"verification": {"trust_framework": "th_digitalid"},
+                                "claims": {"given_name": "สมชาย"}},
+        }
+        self.id_token_claims: dict[str, Any] = {}  # overrides, for negative tests
+        self.pending: dict[str, dict[str, str]] = {}
+        self.paths: list[str] = []
+
+    def approve(self, authorize_url: str, **extra: str) -> str:
+        """Play the citizen signing in: the callback URL the IdP would redirect to."""
+        request = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
+        code = secrets.token_urlsafe(8)
+        self.pending[code] = request
+        params = {"code": code, "state": request["state"], "iss": ISSUER, **extra}
+        return "/callback?" + urlencode({k: v for k, v in params.items() if v is not None})
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        path = urlsplit(request.url).path
+        self.paths.append(path)
+        if path == "/.well-known/openid-configuration":
+            return reply(request, 200, self.metadata)
+        if path == "/jwks":
+            return reply(request, 200, {"keys": [SIGNING_KEY.as_dict(private=False)]})
+        if path == "/token" and request.method == "POST":
+            return self.token(request)
+        if path == "/userinfo" and request.headers.get("Authorization") == "Bearer at-1":
+            return reply(request, 200, self.userinfo)
+        return reply(request, 401, {"error": "invalid_request"})
+
+    def token(self, request: requests.PreparedRequest) -> requests.Response:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        form = dict(parse_qsl(body))
+        basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+        authorization = self.pending.pop(form.get("code", ""), None)
+        verifier = form.get("code_verifier", "").encode()
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier).digest()).rstrip(b"=").decode()
+        if (request.headers.get("Authorization") != f"Basic {basic}" or authorization is None
+                or authorization["code_challenge"] != challenge
+                or authorization["redirect_uri"] != form.get("redirect_uri")):
+            return reply(request, 400, {"error": "invalid_grant"})
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": SUB, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
+                  "auth_time": now - 5, "nonce": authorization["nonce"], "amr": ["pwd", "otp"],
+                  "acr": authorization.get("acr_values", "urn:th:digitalid:ial1:aal1"),
+                  **self.id_token_claims}
+        id_token = jwt.encode({"alg": "RS256", "kid": SIGNING_KEY.kid}, claims, SIGNING_KEY)
+        return reply(request, 200, {"access_token": "at-1", "token_type": "Bearer",
+                                    "expires_in": 300, "id_token": id_token})
+
+    def close(self) -> None:
+        pass
+
+
+class UnreachableIdp(BaseAdapter):
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        raise requests.ConnectionError("connection refused")
+
+    def close(self) -> None:
+        pass
+
+
+def reply(request: requests.PreparedRequest, status: int, body: dict[str, Any]) -> requests.Response:
+    response = requests.Response()
+    response.status_code = status
+    response.headers["Content-Type"] = "application/json"
+    response.raw = io.BytesIO(json.dumps(body).encode())
+    response.url = request.url or ""
+    response.request = request
+    return response
+
+
+@pytest.fixture
+def fake_idp() -> FakeIdp:
+    return FakeIdp()
+
+
+def make_app(**config: Any) -> Flask:
+    return create_app({
+        "TESTING": True,
+        "ESERVICE_ISSUER": ISSUER,
+        "ESERVICE_CLIENT_ID": CLIENT_ID,
+        "ESERVICE_CLIENT_SECRET": CLIENT_SECRET,
+        "ESERVICE_REDIRECT_URI": "http://localhost/callback",
+        "ESERVICE_POST_LOGOUT_REDIRECT_URI": "http://localhost/",
+        **config,
+    })
+
+
+@pytest.fixture
+def client(fake_idp: FakeIdp) -> FlaskClient:
+    return make_app(ESERVICE_HTTP_ADAPTER=fake_idp).test_client()
+
+
+def sign_in(client: FlaskClient, fake_idp: FakeIdp, acr: str | None = None) -> requests.Response:
+    """The whole round trip: /login, the IdP approving, /callback."""
+    login = client.get("/login", query_string={"acr": acr} if acr else {})
+    assert login.status_code == 302
+    return client.get(fake_idp.approve(login.location))
+
+
+def test_create_app_does_not_contact_the_idp(fake_idp: FakeIdp) -> None:
+    make_app(ESERVICE_HTTP_ADAPTER=fake_idp)
+    assert fake_idp.paths == []
+
+
+def test_create_app_works_with_defaults_only() -> None:
+    assert create_app({"TESTING": True}).config["ESERVICE_SCOPE"] == "openid profile email"
+
+
+def test_home_offers_sign_in_when_signed_out(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert "ใบอนุญาตประกอบกิจการร้านอาหาร" in response.text
+    assert "Sign in with Digital ID" in response.text
+
+
+def test_login_sends_pkce_s256_and_nonce_with_preloaded_metadata() -> None:
+    client = make_app(ESERVICE_SERVER_METADATA=METADATA).test_client()
+    response = client.get("/login")
+    assert response.status_code == 302
+    url = urlsplit(response.location)
+    params = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert f"{url.scheme}://{url.netloc}{url.path}" == METADATA["authorization_endpoint"]
+    assert params["code_challenge_method"] == "S256"
+    assert len(params["code_challenge"]) == 43
+    assert params["nonce"] and params["state"]
+    assert params["response_type"] == "code"
+    assert params["scope"] == "openid profile email"
+    assert params["client_id"] == CLIENT_ID
+    assert params["redirect_uri"] == "http://localhost/callback"
+    assert "acr_values" not in params
+
+
+def test_login_forwards_acr_values() -> None:
+    client = make_app(ESERVICE_SERVER_METADATA=METADATA).test_client()
+    response = client.get("/login?acr=urn:th:digitalid:ial2:aal2")
+    assert parse_qs(urlsplit(response.location).query)["acr_values"] == ["urn:th:digitalid:ial2:aal2"]
+
+
+def test_login_moves_to_the_redirect_uri_host_first(client: FlaskClient) -> None:
+    response = client.get("/login?acr=x", base_url="http://127.0.0.1:5001")
+    assert response.status_code == 302
+    assert response.location == "http://localhost/login?acr=x"
+
+
+def test_login_refuses_discovery_naming_another_issuer() -> None:
+    client = make_app(ESERVICE_SERVER_METADATA={**METADATA, "issuer": "http://evil.test"}).test_client()
+    assert client.get("/login").status_code == 502
+
+
+def test_login_without_client_id_explains_configuration() -> None:
+    client = make_app(ESERVICE_CLIENT_ID=None, ESERVICE_SERVER_METADATA=METADATA).test_client()
+    response = client.get("/login")
+    assert response.status_code == 503
+    assert "ESERVICE_CLIENT_FILE" in response.text
+
+
+def test_unreachable_idp_gives_a_page_not_a_traceback() -> None:
+    client = make_app(ESERVICE_HTTP_ADAPTER=UnreachableIdp()).test_client()
+    response = client.get("/login")
+    assert response.status_code == 502
+    assert "cannot be reached" in response.text
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [("access_denied", "You cancelled sign-in"), ("something_new", "Please try again")],
+)
+def test_callback_error_is_a_readable_page(client: FlaskClient, error: str, expected: str) -> None:
+    response = client.get(f"/callback?error={error}&state=x&error_description=Call+0800+now")
+    assert response.status_code == 400
+    assert expected in response.text
+    assert "0800" not in response.text  # not our sign-in: its description is not shown
+
+
+def test_callback_error_shows_description_for_our_own_sign_in(
+    client: FlaskClient, fake_idp: FakeIdp
+) -> None:
+    login = client.get("/login")
+    response = client.get(fake_idp.approve(login.location, code=None, error="access_denied",
+                                           error_description="User cancelled"))
+    assert response.status_code == 400
+    assert "access_denied: User cancelled" in response.text
+
+
+def test_sign_in_shows_the_claims(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    assert sign_in(client, fake_idp, acr="urn:th:digitalid:ial2:aal2").status_code == 302
+    page = client.get("/").text
+    assert SUB in page
+    assert "urn:th:digitalid:ial2:aal2" in page
+    assert "<code>pwd</code>, <code>otp</code>" in page
+    assert " UTC" in page  # auth_time, formatted
+    assert "สมชาย ใจดี" in page
+    assert "th_digitalid" in page  # verified_claims
+    assert "Sign out" in page
+    assert "another level than requested" not in page
+
+
+def test_home_warns_when_acr_differs_from_the_request(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    fake_idp.id_token_claims["acr"] = "urn:th:digitalid:ial1:aal1"
+    sign_in(client, fake_idp, acr="urn:th:digitalid:ial2:aal2")
+    assert "another level than requested" in client.get("/").text
+
+
+@pytest.mark.parametrize("iss", ["http://evil.test", None], ids=["other issuer", "missing"])
+def test_callback_rejects_a_response_from_another_issuer(
+    client: FlaskClient, fake_idp: FakeIdp, iss: str | None
+) -> None:
+    login = client.get("/login")
+    response = client.get(fake_idp.approve(login.location, iss=iss))
+    assert response.status_code == 400
+    assert "/token" not in fake_idp.paths
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{"nonce": "replayed"}, {"aud": "another-client"}, {"iss": "http://evil.test"},
+     {"exp": int(time.time()) - 3600}],
+    ids=["nonce", "aud", "iss", "exp"],
+)
+def test_callback_rejects_a_bad_id_token(
+    client: FlaskClient, fake_idp: FakeIdp, override: dict[str, Any]
+) -> None:
+    fake_idp.id_token_claims.update(override)
+    assert sign_in(client, fake_idp).status_code == 400
+    assert "Sign out" not in client.get("/").text
+
+
+def test_callback_rejects_userinfo_about_someone_else(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    fake_idp.userinfo["sub"] = "someone-else"
+    assert sign_in(client, fake_idp).status_code == 400
+
+
+def test_callback_rejects_an_unknown_state(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    client.get("/login")
+    response = client.get(f"/callback?code=abc&state=forged&iss={ISSUER}")
+    assert response.status_code == 400
+    assert "Please start again" in response.text
+
+
+def test_callback_cannot_be_replayed(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    login = client.get("/login")
+    callback = fake_idp.approve(login.location)
+    assert client.get(callback).status_code == 302
+    assert client.get(callback).status_code == 400
+
+
+def test_logout_ends_the_idp_session_with_hint_and_state(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    sign_in(client, fake_idp)
+    response = client.post("/logout")
+    url = urlsplit(response.location)
+    params = {k: v[0] for k, v in parse_qs(url.query).items()}
+    assert f"{url.scheme}://{url.netloc}{url.path}" == METADATA["end_session_endpoint"]
+    assert jwt.decode(params["id_token_hint"], SIGNING_KEY).claims["sub"] == SUB
+    assert params["post_logout_redirect_uri"] == "http://localhost/"
+    assert params["client_id"] == CLIENT_ID
+    assert "Sign out" not in client.get("/").text
+    back = client.get("/", query_string={"state": params["state"]})
+    assert "signed out of this e-Service and of Digital ID" in back.text
+
+
+def test_logout_back_with_unknown_state_signs_out_locally_only(client: FlaskClient) -> None:
+    response = client.get("/?state=forged")
+    assert response.status_code == 200
+    assert "You are signed out of this e-Service." in response.text
+
+
+def test_logout_when_signed_out_goes_home(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    response = client.post("/logout")
+    assert response.status_code == 302
+    assert response.location == "/"
+    assert fake_idp.paths == []
+
+
+def test_logout_requires_post(client: FlaskClient) -> None:
+    assert client.get("/logout").status_code == 405
+
+
+def test_settings_take_credentials_from_the_client_file(tmp_path: Any) -> None:
+    path = tmp_path / "demo-eservice.json"
+    path.write_text(json.dumps({"client_id": "from-file", "client_secret": "file-secret"}))
+    settings = load_settings({"ESERVICE_CLIENT_FILE": str(path), "ESERVICE_CLIENT_SECRET": "env-secret"})
+    assert settings["ESERVICE_CLIENT_ID"] == "from-file"
+    assert settings["ESERVICE_CLIENT_SECRET"] == "env-secret"  # the environment wins
+    assert settings["ESERVICE_ISSUER"] == "http://localhost:5000"
+    assert settings["ESERVICE_REDIRECT_URI"] == "http://localhost:5001/callback"

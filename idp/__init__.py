@@ -1,0 +1,52 @@
+"""idp: an open-source national digital identity provider (OpenID Provider)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+__all__ = ["create_app"]
+
+_HERE = Path(__file__).resolve().parent
+
+
+def resource_dir(name: str) -> Path:
+    """``templates``/``migrations``: inside the installed package, or at the top of a checkout."""
+    installed = _HERE / name
+    return installed if installed.is_dir() else _HERE.parent / name
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """The one place that wires configuration, extensions and blueprints."""
+    app = Flask(
+        __name__,
+        template_folder=str(resource_dir("templates")),
+        instance_path=os.environ.get("IDP_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+    )
+    from idp import config
+
+    config.load(app, test_config)
+
+    from idp import db
+    from idp import errors
+    from idp import http
+    from idp import i18n
+    from idp.extensions import csrf
+
+    db.init_app(app)
+    i18n.init_app(app)
+    http.init_app(app)
+    csrf.init_app(app)
+
+    from idp import oidc
+    from idp.accounts.views import bp as accounts_bp
+
+    oidc.init_app(app)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(oidc.bp)
+    errors.register_error_handlers(app)
+    return app

@@ -1,0 +1,53 @@
+"""The person and their signed-in sessions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from idp.db import Base
+from idp.db import Created
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Random and never shown: the seed of every subject identifier, so that neither the
+    # row id nor the email leaks into tokens.
+    subject_seed: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email_verified: Mapped[bool] = mapped_column(default=False)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    ial: Mapped[int] = mapped_column(default=1)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    locale: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[Created]
+
+    def get_user_id(self) -> int:
+        return self.id
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+
+class AuthSession(Base):
+    """A browser sign-in. The cookie holds only ``id``; ending the row ends the session everywhere."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    auth_time: Mapped[dt.datetime]
+    amr: Mapped[list[str]]
+    acr: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[Created]
+    ended_at: Mapped[dt.datetime | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,86 @@
+"""Account use cases: sign-up, password sign-in, email verification. No Flask request globals."""
+
+from __future__ import annotations
+
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp.accounts import passwords
+from idp.accounts.models import User
+from idp.crypto import random_token
+
+
+class AccountError(Exception):
+    """Root of account errors; ``code`` selects the message shown to the person."""
+
+    code = "account_error"
+
+
+class EmailTaken(AccountError):
+    code = "email_taken"
+
+
+class InvalidEmail(AccountError):
+    code = "invalid_email"
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def check_email(email: str) -> str:
+    email = normalise_email(email)
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 320 or any(c.isspace() for c in email):
+        raise InvalidEmail()
+    return email
+
+
+def find_by_email(db: Session, email: str) -> User | None:
+    return db.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def create_user(db: Session, *, email: str, password: str, name: str = "", email_verified: bool = False) -> User:
+    """Create an account after checking the email and the password rules.
+
+    :raises AccountError: the email is malformed or taken
+    :raises passwords.PasswordRejected: the password breaks a rule
+    """
+    email = check_email(email)
+    passwords.check_password_rules(password, email=email)
+    if find_by_email(db, email) is not None:
+        raise EmailTaken()
+    user = User(
+        subject_seed=random_token(32),
+        email=email,
+        email_verified=email_verified,
+        name=name.strip()[:200],
+        password_hash=passwords.hash_password(password),
+    )
+    db.add(user)
+    db.commit()
+    return user
+
+
+def authenticate_password(db: Session, *, email: str, password: str) -> User | None:
+    """The active account whose password this is, or ``None`` (same timing either way)."""
+    user = find_by_email(db, email) if email else None
+    expected = user.password_hash if user is not None else None
+    if not passwords.verify_password(password, expected_hash=expected) or user is None:
+        return None
+    if not user.is_active:
+        return None
+    if user.password_hash and passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+        db.commit()
+    return user
+
+
+def mark_email_verified(db: Session, user_id: int, email: str) -> bool:
+    user = db.get(User, user_id)
+    if user is None or user.email != email:
+        return False
+    user.email_verified = True
+    db.commit()
+    return True

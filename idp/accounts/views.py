@@ -1,0 +1,114 @@
+"""Blueprint ``accounts``: sign-in, sign-up, email verification, sign-out, language, home."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as cookie
+from flask import url_for
+from flask_babel import gettext as _
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeTimedSerializer
+from werkzeug.wrappers import Response
+
+from idp.accounts import service
+from idp.accounts import session as auth_session
+from idp.accounts.messages import account_error_message
+from idp.accounts.messages import password_error_message
+from idp.accounts.passwords import PasswordRejected
+from idp.db import get_session
+from idp.http import safe_next
+from idp.mail import send_mail
+
+bp = Blueprint("accounts", __name__)
+
+VERIFY_MAX_AGE = 3 * 24 * 3600
+
+
+def _verifier() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="idp-verify-email")
+
+
+def _signed_in(next_url: str) -> Response:
+    pending = cookie.pop("fresh_auth_pending", None)
+    if pending:
+        cookie["fresh_auth"] = pending
+    return redirect(safe_next(next_url, url_for("accounts.home")))
+
+
+@bp.route("/")
+def home() -> str:
+    ctx = auth_session.current(get_session())
+    return render_template("accounts/home.html", ctx=ctx)
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Response | str | tuple[str, int]:
+    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
+    email = request.form.get("email", request.args.get("login_hint", ""))[:320]
+    if request.method == "POST":
+        db = get_session()
+        user = service.authenticate_password(db, email=email, password=request.form.get("password", "")[:1024])
+        if user is not None:
+            auth_session.sign_in(db, user, amr=["pwd"])
+            return _signed_in(next_url)
+        error = _("The email or password is not correct.")
+        return render_template("accounts/signin.html", email=email, next=next_url, error=error), 200
+    return render_template("accounts/signin.html", email=email, next=next_url, error=None)
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Response | str | tuple[str, int]:
+    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
+    form = {k: request.form.get(k, "")[:1024] for k in ("email", "name", "password")}
+    if request.method == "GET":
+        return render_template("accounts/signup.html", form=form, next=next_url, error=None)
+    db = get_session()
+    try:
+        user = service.create_user(db, email=form["email"], password=form["password"], name=form["name"])
+    except PasswordRejected as exc:
+        return render_template("accounts/signup.html", form=form, next=next_url,
+                               error=password_error_message(exc.code)), 400
+    except service.AccountError as exc:
+        return render_template("accounts/signup.html", form=form, next=next_url,
+                               error=account_error_message(exc.code)), 400
+    _send_verification(user.id, user.email)
+    auth_session.sign_in(db, user, amr=["pwd"])
+    return _signed_in(next_url)
+
+
+def _send_verification(user_id: int, email: str) -> None:
+    token = _verifier().dumps({"uid": user_id, "email": email})
+    link = current_app.config["ISSUER"] + url_for("accounts.verify_email", token=token)
+    send_mail(email, _("Confirm your email address"),
+              _("Open this link to confirm your email address:\n\n%(link)s\n\nIt works for 3 days.", link=link))
+
+
+@bp.route("/verify-email/<token>")
+def verify_email(token: str) -> tuple[str, int] | str:
+    try:
+        data = _verifier().loads(token, max_age=VERIFY_MAX_AGE)
+        ok = service.mark_email_verified(get_session(), int(data["uid"]), str(data["email"]))
+    except (BadSignature, KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        return render_template("accounts/verified.html", ok=False), 400
+    return render_template("accounts/verified.html", ok=True)
+
+
+@bp.route("/signout", methods=["POST"])
+def signout() -> Response:
+    auth_session.end_current(get_session())
+    return redirect(url_for("accounts.home"))
+
+
+@bp.route("/lang", methods=["POST"])
+def set_language() -> Response:
+    lang = request.form.get("lang", "")
+    if lang in current_app.config["LANGUAGES"]:
+        cookie["lang"] = lang
+        cookie.pop("ui_locales", None)
+    return redirect(safe_next(request.form.get("next"), url_for("accounts.home")))

@@ -1,0 +1,1 @@
+"""Identity and authenticator assurance: pure rules, no Flask, no database."""

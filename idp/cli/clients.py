@@ -1,0 +1,78 @@
+"""``idp clients add|list``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from idp.cli import emit
+from idp.cli import fail
+from idp.db import get_session
+from idp.oidc.clients import AUTH_METHODS
+from idp.oidc.clients import ClientMetadataError
+from idp.oidc.clients import create_client
+from idp.oidc.models import Client
+
+
+@click.group("clients")
+def clients_group() -> None:
+    """e-Services (relying parties)."""
+
+
+@clients_group.command("add")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--auth-method", type=click.Choice(AUTH_METHODS), default="client_secret_basic")
+@click.option("--jwks-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--jwks-uri")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
+@click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256")
+@click.option("--trusted", is_flag=True, help="First-party e-Service: consent already given by the operator.")
+@click.option("--no-pkce", is_flag=True, help="Only for confidential clients that cannot send PKCE.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
+                jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str, id_token_alg: str,
+                trusted: bool, no_pkce: bool, as_json: bool) -> None:
+    """Register an e-Service and print its client_id (and secret, shown only now)."""
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text())
+        except ValueError:
+            fail(f"{jwks_file} is not JSON")
+    try:
+        new = create_client(get_session(), name=name, redirect_uris=list(redirect_uris), auth_method=auth_method,
+                            post_logout_redirect_uris=list(logout_uris), jwks=jwks, jwks_uri=jwks_uri,
+                            subject_type=subject_type, id_token_signed_response_alg=id_token_alg,
+                            trusted=trusted, require_pkce=not no_pkce)
+    except ClientMetadataError as exc:
+        fail(exc.description)
+        return
+    out = {"client_id": new.client.client_id}
+    if new.client_secret:
+        out["client_secret"] = new.client_secret
+    emit(out, as_json)
+
+
+@clients_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    rows = get_session().scalars(select(Client).order_by(Client.id)).all()
+    data = [{"client_id": c.client_id, "name": c.name, "auth_method": c.token_endpoint_auth_method,
+             "redirect_uris": c.redirect_uris, "trusted": c.trusted, "active": c.active} for c in rows]
+    if as_json:
+        emit({"clients": data}, True)
+    else:
+        for c in data:
+            click.echo(f"{c['client_id']}  {c['name']}  {c['auth_method']}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(clients_group)

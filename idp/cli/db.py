@@ -1,0 +1,48 @@
+"""``idp init`` and ``idp db upgrade|downgrade``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from idp import keyring
+from idp import migrate
+from idp.cli import emit
+
+
+@click.command("init")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def init_command(as_json: bool) -> None:
+    """Migrate the database to head and create signing keys when none exist (safe to repeat)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    migrate.upgrade(app)
+    created = keyring.ensure_keys(Path(app.config["KEYS_DIR"]), app.config.get("KEYS_SECRET") or app.config["SECRET_KEY"])
+    emit({"database": "at head", "keys_created": len(created), "keys_dir": app.config["KEYS_DIR"]}, as_json)
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (Alembic)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade_command(revision: str) -> None:
+    migrate.upgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def downgrade_command(revision: str) -> None:
+    migrate.downgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(init_command)
+    cli.add_command(db_group)

@@ -1,0 +1,56 @@
+"""``idp demo seed``: the demo e-Service and demo citizen that ``make run`` shows."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from idp.accounts import service
+from idp.cli import emit
+from idp.db import get_session
+from idp.oidc.clients import create_client
+from idp.oidc.models import Client
+
+DEMO_EMAIL = "somchai@example.com"
+DEMO_PASSWORD = "demo-citizen-2026"
+DEMO_CLIENT_NAME = "Restaurant business licence (demo)"
+
+
+@click.group("demo")
+def demo_group() -> None:
+    """Demo data for trying the IdP locally."""
+
+
+@demo_group.command("seed")
+@click.option("--eservice-url", default="http://localhost:5001", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def seed_command(eservice_url: str, as_json: bool) -> None:
+    """Create the demo citizen and the demo e-Service (once) and write the client to instance/."""
+    db = get_session()
+    if service.find_by_email(db, DEMO_EMAIL) is None:
+        service.create_user(db, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Somchai Jaidee",
+                            email_verified=True)
+    client_file = Path(current_app.instance_path) / "demo-eservice.json"
+    existing = db.scalar(select(Client).where(Client.name == DEMO_CLIENT_NAME))
+    if existing is None or not client_file.exists():
+        if existing is not None:
+            existing.active = False
+            db.commit()
+        new = create_client(db, name=DEMO_CLIENT_NAME, redirect_uris=[f"{eservice_url}/callback"],
+                            post_logout_redirect_uris=[f"{eservice_url}/"], scope="openid profile email")
+        fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)
+    emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "eservice": eservice_url,
+          "client_file": str(client_file)}, as_json)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo_group)

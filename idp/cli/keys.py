@@ -1,0 +1,49 @@
+"""``idp keys list|rotate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from idp import keyring
+from idp.cli import emit
+
+
+def _retire_after() -> int:
+    cfg = current_app.config
+    return max(int(cfg["ACCESS_TOKEN_LIFETIME"]), int(cfg["ID_TOKEN_LIFETIME"])) + 60
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Signing keys."""
+
+
+@keys_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    infos = keyring.list_keys(Path(current_app.config["KEYS_DIR"]))
+    if as_json:
+        emit({"keys": [i.__dict__ for i in infos]}, True)
+    else:
+        for i in infos:
+            click.echo(f"{i.kid}  {i.alg}  {i.state:8}  created {i.created_at}")
+
+
+@keys_group.command("rotate")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def rotate_command(as_json: bool) -> None:
+    """Promote the published next key to active; retire the old one (still published until its tokens expire)."""
+    cfg = current_app.config
+    infos = keyring.rotate(Path(cfg["KEYS_DIR"]), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
+                           retire_after=_retire_after())
+    emit({"keys": [i.__dict__ for i in infos]} if as_json else {"rotated": "yes", "keys": len(infos)}, as_json)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(keys_group)

@@ -1,0 +1,118 @@
+"""Configuration: safe defaults, then ``instance/config.py``, then ``IDP_*`` variables, then tests.
+
+The IdP refuses to start on a setting that would make it unsafe, with a one-line reason,
+because a misconfigured identity provider fails open in ways nobody notices until too late.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "ISSUER": "http://localhost:5000",
+    "DATABASE_URL": None,  # sqlite under instance/ when unset
+    "KEYS_DIR": "keys",
+    "SECRET_KEY": None,  # generated into instance/ when unset
+    "KEYS_SECRET": None,  # encrypts private signing keys at rest; derived from SECRET_KEY when unset
+    "AUTH_CODE_LIFETIME": 60,
+    "ACCESS_TOKEN_LIFETIME": 300,
+    "ID_TOKEN_LIFETIME": 600,
+    "REFRESH_TOKEN_LIFETIME": 14 * 24 * 3600,
+    "CLIENT_ASSERTION_MAX_LIFETIME": 300,
+    "MAIL_BACKEND": "outbox",  # or "smtp"
+    "MAIL_OUTBOX_DIR": None,  # instance/outbox when unset
+    "MAIL_FROM": "no-reply@idp.localhost",
+    "SMTP_HOST": "localhost",
+    "SMTP_PORT": 25,
+    "SMTP_STARTTLS": False,
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "BABEL_DEFAULT_LOCALE": "th",
+    "LANGUAGES": ["th", "en"],
+    "SESSION_COOKIE_NAME": "idp_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which already expires
+    "TRUST_PROXY": 0,
+}
+
+
+class ConfigError(RuntimeError):
+    """A setting that makes the IdP unsafe or unusable; the message is one line for the operator."""
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Layer the configuration and fail early on anything unsafe."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("IDP")
+    if test_config:
+        app.config.from_mapping(test_config)
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'idp.db'}"
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    if not app.config["MAIL_OUTBOX_DIR"]:
+        app.config["MAIL_OUTBOX_DIR"] = str(instance / "outbox")
+    keys_dir = Path(app.config["KEYS_DIR"])
+    if not keys_dir.is_absolute():
+        keys_dir = Path(app.root_path).parent / keys_dir if _in_source_tree(app) else Path.cwd() / keys_dir
+    app.config["KEYS_DIR"] = str(keys_dir)
+    app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
+    check(app.config)
+    secure = app.config["ISSUER"].startswith("https://")
+    app.config.setdefault("SESSION_COOKIE_SECURE", secure)
+    app.config["PREFERRED_URL_SCHEME"] = "https" if secure else "http"
+
+
+def check(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for settings that would make the IdP unsafe."""
+    issuer = config["ISSUER"]
+    parts = urlsplit(issuer)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"IDP_ISSUER must be an absolute http(s) URL, got {issuer!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError("IDP_ISSUER must not have a query or fragment (OpenID Discovery §2)")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(f"IDP_ISSUER {issuer!r} uses http:// on a host that is not loopback; use https://")
+    if len(str(config["SECRET_KEY"])) < 32:
+        raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
+    if int(config["AUTH_CODE_LIFETIME"]) > 60:
+        raise ConfigError("AUTH_CODE_LIFETIME must be at most 60 seconds")
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, ``*.localhost`` (RFC 6761) or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the generated secret key, creating it (mode 0600) on first run."""
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def _in_source_tree(app: Flask) -> bool:
+    return (Path(app.root_path).parent / "setup.cfg").exists()

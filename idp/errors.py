@@ -1,0 +1,69 @@
+"""Error pages for people, OAuth-style JSON for protocol routes, and never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from flask import Response
+from flask import jsonify
+from flask import render_template
+from flask import request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_PREFIXES = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known")
+
+ERROR_CODES = {400: "invalid_request", 401: "invalid_client", 404: "not_found",
+               405: "invalid_request", 413: "invalid_request", 415: "invalid_request"}
+
+
+def _is_protocol() -> bool:
+    return request.path.startswith(PROTOCOL_PREFIXES)
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("The request could not be understood."),
+        403: _("You do not have access to this page."),
+        404: _("This page does not exist."),
+        405: _("This address does not accept that kind of request."),
+        413: _("The request is too large."),
+        500: _("Something went wrong on our side. Please try again."),
+    }
+
+
+def render_error(status: int, message: str | None = None, *, title: str | None = None) -> tuple[str, int]:
+    text = message or _messages().get(status, _("The request could not be completed."))
+    return render_template("errors/error.html", status=status, title=title, message=text), status
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    status = exc.code or 500
+    if _is_protocol():
+        body = {"error": ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")}
+        response = jsonify(body)
+        response.status_code = status
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return render_error(status)
+
+
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    return render_error(400, _("This form has expired. Go back, reload the page and try again."))
+
+
+def _unexpected(exc: Exception) -> Response | tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _http_error(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    if not app.testing:
+        app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,27 @@
+"""Thai and English: ``ui_locales`` first, then the person's choice, then ``Accept-Language``."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask import current_app
+from flask import request
+from flask import session
+
+from idp.extensions import babel
+
+
+def select_locale() -> str | None:
+    languages: list[str] = current_app.config["LANGUAGES"]
+    # OIDC Core §3.1.2.1 ui_locales: space-separated BCP 47 tags in preference order.
+    for tag in (request.values.get("ui_locales") or session.get("ui_locales") or "").split():
+        base = tag.split("-")[0].lower()
+        if base in languages:
+            return base
+    chosen = session.get("lang")
+    if chosen in languages:
+        return str(chosen)
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)

@@ -1,0 +1,125 @@
+"""What the authorization endpoint does after Authlib validated the protocol basics.
+
+Turns the OIDC request parameters Authlib leaves alone (``prompt``, ``max_age``,
+``id_token_hint``, ``claims``, ``acr_values``, ``login_hint``) into one decision:
+sign the person in, ask for consent, or issue a code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import InvalidScopeError
+from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import LoginRequiredError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from idp.accounts.session import AuthContext
+from idp.oidc.claims import InvalidClaimsParameter
+from idp.oidc.claims import parse_claims_parameter
+
+PROMPTS = {"none", "login", "consent", "select_account"}
+
+
+class RequestNotSupported(OAuth2Error):
+    error = "request_not_supported"
+
+
+class RequestUriNotSupported(OAuth2Error):
+    error = "request_uri_not_supported"
+
+
+@dataclass(frozen=True)
+class OidcParams:
+    prompts: frozenset[str]
+    max_age: int | None
+    login_hint: str | None
+    hint_sub: str | None
+    claims: dict[str, Any] = field(default_factory=dict)
+    acr_values: list[str] = field(default_factory=list)
+
+
+def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> OidcParams:
+    """Validate the OIDC parameters; each error carries the redirect URI (it was already checked)."""
+
+    def invalid(description: str) -> InvalidRequestError:
+        return InvalidRequestError(description, redirect_uri=redirect_uri)
+
+    if "openid" not in (data.get("scope") or "").split():
+        raise InvalidScopeError("The scope must include 'openid'.", redirect_uri=redirect_uri)
+    if data.get("request"):
+        raise RequestNotSupported("Request objects are not supported.", redirect_uri=redirect_uri)
+    if data.get("request_uri"):
+        raise RequestUriNotSupported("request_uri is not supported.", redirect_uri=redirect_uri)
+    for name in ("prompt", "max_age", "nonce", "claims", "code_challenge", "code_challenge_method",
+                 "id_token_hint", "login_hint", "acr_values", "ui_locales"):
+        if len(data.getlist(name)) > 1:
+            raise invalid(f"Repeated '{name}' parameter.")
+    if data.get("response_mode") not in (None, "", "query"):
+        raise invalid("Only response_mode=query is supported.")
+    prompts = frozenset((data.get("prompt") or "").split())
+    if not prompts <= PROMPTS:
+        raise invalid("Unknown prompt value.")
+    if "none" in prompts and len(prompts) > 1:
+        raise invalid("prompt=none cannot be combined with other values.")
+    max_age = None
+    if data.get("max_age") not in (None, ""):
+        raw = data.get("max_age")
+        if not raw.isdigit() or len(raw) > 10:
+            raise invalid("max_age must be a non-negative integer.")
+        max_age = int(raw)
+    try:
+        claims = parse_claims_parameter(data.get("claims"))
+    except InvalidClaimsParameter as exc:
+        raise invalid(str(exc)) from exc
+    hint_sub = None
+    if data.get("id_token_hint"):
+        hint_sub = _hint_subject(data["id_token_hint"], keys=keys, issuer=issuer, redirect_uri=redirect_uri)
+    login_hint = (data.get("login_hint") or "")[:320] or None
+    acr_values = (data.get("acr_values") or "").split()
+    return OidcParams(prompts=prompts, max_age=max_age, login_hint=login_hint, hint_sub=hint_sub,
+                      claims=claims, acr_values=acr_values)
+
+
+def _hint_subject(token: str, *, keys: KeySet, issuer: str, redirect_uri: str) -> str:
+    # OIDC Core §3.1.2.1: an expired ID token is still a valid hint, so only iss and the
+    # signature are checked.
+    try:
+        decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError) as exc:
+        raise InvalidRequestError("The id_token_hint is not a valid ID token from this provider.",
+                                  redirect_uri=redirect_uri) from exc
+    if decoded.claims.get("iss") != issuer or not isinstance(decoded.claims.get("sub"), str):
+        raise InvalidRequestError("The id_token_hint was not issued by this provider.", redirect_uri=redirect_uri)
+    return str(decoded.claims["sub"])
+
+
+def needs_login(params: OidcParams, ctx: AuthContext | None, *, fresh: bool, hint_matches: bool,
+                now: dt.datetime) -> bool:
+    """Whether the person must (re)authenticate before a code can be issued."""
+    if ctx is None:
+        return True
+    if fresh:
+        return False
+    if "login" in params.prompts or "select_account" in params.prompts:
+        return True
+    if params.max_age is not None and ctx.age(now) > params.max_age:
+        return True
+    return not hint_matches
+
+
+def refuse_interaction(params: OidcParams, *, login: bool, consent: bool, redirect_uri: str) -> None:
+    """With ``prompt=none`` the IdP may show nothing: say what would have been needed."""
+    if "none" not in params.prompts:
+        return
+    if login:
+        raise LoginRequiredError(redirect_uri=redirect_uri)
+    if consent:
+        raise ConsentRequiredError(redirect_uri=redirect_uri)

@@ -1,0 +1,59 @@
+"""Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414): exactly what is implemented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask import url_for
+
+from idp.assurance.levels import ACR_VALUES
+from idp.oidc.claims import CLAIMS_SUPPORTED
+from idp.oidc.claims import SCOPES_SUPPORTED
+from idp.oidc.grants import CLIENT_AUTH_METHODS
+
+
+def provider_metadata() -> dict[str, Any]:
+    issuer = current_app.config["ISSUER"]
+
+    def endpoint(name: str) -> str:
+        return issuer + url_for(name)
+
+    signing = ["RS256", "ES256"]
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": endpoint("oidc.authorize"),
+        "token_endpoint": endpoint("oidc.token"),
+        "userinfo_endpoint": endpoint("oidc.userinfo"),
+        "jwks_uri": endpoint("oidc.jwks"),
+        "end_session_endpoint": endpoint("oidc.end_session"),
+        "introspection_endpoint": endpoint("oidc.introspect"),
+        "revocation_endpoint": endpoint("oidc.revoke"),
+        "scopes_supported": SCOPES_SUPPORTED,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": signing,
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": signing,
+        "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS[:-1],
+        "introspection_endpoint_auth_signing_alg_values_supported": signing,
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": signing,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "acr_values_supported": ACR_VALUES,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "display_values_supported": ["page"],
+        "claim_types_supported": ["normal"],
+        "ui_locales_supported": ["th", "en"],
+        "claims_locales_supported": ["th", "en"],
+        "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": False,
+    }

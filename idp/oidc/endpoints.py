@@ -1,0 +1,119 @@
+"""Revocation (RFC 7009), introspection (RFC 7662), RP-initiated logout, and the bearer validator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
+from authlib.oidc.rpinitiated import EndSessionRequest
+from flask import current_app
+from joserfc.jwk import KeySet
+
+from idp.accounts import session as auth_session
+from idp.db import get_session
+from idp.db import utc_now
+from idp.oidc import tokens
+from idp.oidc.models import Client
+from idp.oidc.models import Token
+
+CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+
+
+class _Found:
+    """A token row plus which of its two tokens was presented."""
+
+    def __init__(self, row: Token, *, refresh: bool) -> None:
+        self.row = row
+        self.refresh = refresh
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.client_id == client.id
+
+    def is_expired(self) -> bool:
+        if self.refresh:
+            return not tokens.refresh_is_usable(self.row)
+        return self.row.is_expired()
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None or not self.row.client.active or not self.row.user.is_active
+
+
+def _query(token_string: str, hint: str | None) -> _Found | None:
+    if not token_string or len(token_string) > 4096:
+        return None
+    db = get_session()
+    row = tokens.find_any(db, token_string, hint)
+    if row is None:
+        return None
+    from idp.crypto import hash_secret
+
+    return _Found(row, refresh=row.refresh_token_hash == hash_secret(token_string))
+
+
+class RevocationEndpoint(_RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS + ["none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
+        return _query(token_string, token_type_hint)
+
+    def revoke_token(self, token: _Found, request: Any) -> None:
+        db = get_session()
+        if token.refresh:
+            # RFC 7009 §2.1: revoking a refresh token also invalidates the access tokens of its grant.
+            tokens.revoke_family(db, token.row.family)
+        elif token.row.revoked_at is None:
+            token.row.revoked_at = utc_now()
+        db.commit()
+
+
+class IntrospectionEndpoint(_IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
+        return _query(token_string, token_type_hint)
+
+    def check_permission(self, token: _Found, client: Client, request: Any) -> bool:
+        # Only the client the token was issued to may introspect it; anything else is
+        # answered as inactive, revealing nothing (RFC 7662 §4).
+        return token.check_client(client)
+
+    def introspect_token(self, token: _Found) -> dict[str, Any]:
+        return tokens.introspection_payload(token.row, refresh=token.refresh)
+
+
+class EndSessionEndpoint(_EndSessionEndpoint):
+    def get_server_jwks(self) -> KeySet:
+        return current_app.extensions["idp.keyring"].public_keys()
+
+    def get_algorithms(self) -> list[str]:
+        return ["RS256", "ES256"]
+
+    def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
+        claims = super()._validate_id_token_hint(id_token_hint)
+        if claims.get("iss") != current_app.config["ISSUER"]:
+            from authlib.oauth2.rfc6749 import InvalidRequestError
+
+            raise InvalidRequestError("The id_token_hint was not issued by this provider.")
+        return claims
+
+    def end_session(self, end_session_request: EndSessionRequest) -> None:
+        auth_session.end_current(get_session())
+
+
+class BearerTokenValidator(_BearerTokenValidator):
+    """Looks a presented access token up by its hash: only tokens this IdP minted and still holds pass."""
+
+    def authenticate_token(self, token_string: str) -> Token | None:
+        if not token_string or len(token_string) > 4096:
+            return None
+        return tokens.find_access_token(get_session(), token_string)
+
+    def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
+        super().validate_token(token, scopes, request)
+        if not token.client.active or not token.user.is_active:
+            from authlib.oauth2.rfc6750 import InvalidTokenError
+
+            raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)

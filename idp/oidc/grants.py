@@ -1,0 +1,197 @@
+"""Authlib grants: authorization code with S256-only PKCE and OpenID, and rotating refresh tokens.
+
+Nothing implicit or hybrid is registered: ``response_type=code`` is the only response type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidGrantError
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from authlib.oidc.core import UserInfo
+from flask import current_app
+from sqlalchemy import select
+
+from idp.accounts.models import User
+from idp.accounts.session import AuthContext
+from idp.crypto import hash_secret
+from idp.db import get_session
+from idp.db import utc_now
+from idp.oidc import tokens
+from idp.oidc.claims import release
+from idp.oidc.models import AuthorizationCode
+from idp.oidc.models import Client
+from idp.oidc.models import Token
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE with S256 only, and required of every client not explicitly exempted.
+
+    Authlib's default accepts ``plain`` and lets confidential clients skip PKCE; OAuth 2.0
+    Security BCP §2.1.1 asks for S256, and public clients can never skip it.
+    """
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        client: Client = grant.request.client
+        if not data.get("code_challenge") and (client.is_public or client.require_pkce):
+            raise InvalidRequestError("PKCE is required: send code_challenge with code_challenge_method=S256.")
+        if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256 ('plain' is not accepted).")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        code: AuthorizationCode = grant.request.authorization_code
+        if code.code_challenge and not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
+
+
+class OpenIDCode(_OpenIDCode):
+    """ID tokens signed by the keyring; claims from the code row (acr, amr, auth_time, sid)."""
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # A nonce is the RP's replay guard for the ID token; the IdP need not refuse reuse
+        # across authorizations, and refusing would break a user's retry.
+        return False
+
+    def _alg(self, client: Client) -> str:
+        alg = client.id_token_signed_response_alg
+        return alg if alg in current_app.extensions["idp.keyring"].algorithms() else "RS256"
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return self._alg(client)
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return current_app.extensions["idp.keyring"].signing_key(self._alg(client))
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        key = self.resolve_client_private_key(client)
+        return {"alg": self._alg(client), "kid": key.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = int(time.time())
+        return {"iss": current_app.config["ISSUER"], "aud": [client.client_id], "iat": now,
+                "exp": now + int(current_app.config["ID_TOKEN_LIFETIME"])}
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode) -> dict[str, Any]:
+        claims = super().get_authorization_code_claims(authorization_code)
+        if authorization_code.sid:
+            claims["sid"] = authorization_code.sid
+        client = get_session().get(Client, authorization_code.client_id)
+        assert client is not None
+        claims.update(release(authorization_code.user, client, scope=authorization_code.scope,
+                              requested=authorization_code.claims, member="id_token"))
+        return claims
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return UserInfo()  # everything is added from the code row above
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    AUTHORIZATION_CODE_LENGTH = 43
+
+    def save_authorization_code(self, code: str, request: Any) -> AuthorizationCode:
+        ctx: AuthContext = request.auth_context
+        data = request.payload.data
+        db = get_session()
+        row = AuthorizationCode(
+            code_hash=hash_secret(code), client_id=request.client.id, user_id=request.user.id,
+            redirect_uri=request.payload.redirect_uri, scope=request.granted_scope,
+            nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            auth_time=ctx.auth_time, acr=ctx.acr, amr=ctx.amr, sid=ctx.sid,
+            claims=request.requested_claims,
+            expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
+        )
+        db.add(row)
+        db.commit()
+        return row
+
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        db = get_session()
+        row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code)))
+        if row is None or row.client_id != client.id:
+            return None
+        if row.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+            tokens.revoke_family(db, f"code:{row.id}")
+            db.commit()
+            return None
+        if row.is_expired() or not row.user.is_active:
+            return None
+        # Mark it used before anything is issued, atomically, so two racing requests cannot
+        # both redeem it.
+        result = db.execute(
+            AuthorizationCode.__table__.update()
+            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=utc_now())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            db.rollback()
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        get_session().commit()  # the row stays, marked used, to detect replays
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
+        return authorization_code.user
+
+    def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
+                       expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        code: AuthorizationCode = self.request.authorization_code
+        context = tokens.GrantContext(auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), sid=code.sid,
+                                      family=f"code:{code.id}", code_id=code.id, claims=code.claims)
+        return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        db = get_session()
+        row = tokens.find_refresh_token(db, refresh_token)
+        if row is None:
+            return None
+        if row.refresh_used_at is not None and row.revoked_at is None:
+            # A rotated-out refresh token came back: someone holds a copy. Revoke the family.
+            tokens.revoke_family(db, row.family)
+            db.commit()
+            return None
+        return row if tokens.refresh_is_usable(row) else None
+
+    def authenticate_user(self, refresh_token: Token) -> User:
+        return refresh_token.user
+
+    def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
+                       expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
+        old: Token = self.request.refresh_token
+        context = tokens.GrantContext(auth_time=old.auth_time, acr=old.acr, amr=list(old.amr), sid=old.sid,
+                                      family=old.family, code_id=old.code_id, claims=old.claims)
+        return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        db = get_session()
+        result = db.execute(
+            Token.__table__.update()
+            .where(Token.id == refresh_token.id, Token.refresh_used_at.is_(None))
+            .values(refresh_used_at=utc_now())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            db.rollback()  # a concurrent request rotated it first: issue nothing
+            raise InvalidGrantError("The refresh token was already used.")
+        db.commit()

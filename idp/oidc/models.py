@@ -1,0 +1,223 @@
+"""Clients, authorization codes, tokens and consents, stored hashed (never the secret itself).
+
+The models implement the small interfaces Authlib asks for (``get_client_id``,
+``check_redirect_uri`` ...) so Authlib can drive them without its plain-text mixins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from idp.accounts.models import User
+from idp.crypto import check_secret
+from idp.db import Base
+from idp.db import Created
+from idp.db import Hash
+from idp.db import utc_now
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    client_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    trusted: Mapped[bool] = mapped_column(default=False)
+    require_pkce: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[Created]
+
+    # -- Authlib ClientMixin -------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # OIDC Core §3.1.2.1: redirect_uri is REQUIRED, so there is never a default.
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = set(self.scopes)
+        requested = (scope or "").split()
+        return " ".join(s for s in dict.fromkeys(requested) if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        # Exact string match (OAuth 2.0 Security BCP §4.1.3).
+        return redirect_uri in self.redirect_uris
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if not self.client_secret_hash:
+            return False
+        return check_secret(client_secret, expected_hash=self.client_secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        # introspection and revocation: any of the confidential methods the client holds
+        return method == self.token_endpoint_auth_method
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+    # -- metadata ----------------------------------------------------------------------
+    @property
+    def redirect_uris(self) -> list[str]:
+        return list(self.client_metadata.get("redirect_uris", []))
+
+    @property
+    def post_logout_redirect_uris(self) -> list[str]:
+        return list(self.client_metadata.get("post_logout_redirect_uris", []))
+
+    @property
+    def token_endpoint_auth_method(self) -> str:
+        return str(self.client_metadata.get("token_endpoint_auth_method", "client_secret_basic"))
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"
+
+    @property
+    def scopes(self) -> list[str]:
+        return str(self.client_metadata.get("scope", "openid profile email offline_access")).split()
+
+    @property
+    def id_token_signed_response_alg(self) -> str:
+        return str(self.client_metadata.get("id_token_signed_response_alg", "RS256"))
+
+    @property
+    def subject_type(self) -> str:
+        return str(self.client_metadata.get("subject_type", "pairwise"))
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[Hash] = mapped_column(unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    auth_time: Mapped[dt.datetime]
+    acr: Mapped[str] = mapped_column(String(100))
+    amr: Mapped[list[str]]
+    sid: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[Created]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    # -- Authlib AuthorizationCodeMixin ----------------------------------------------------
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= utc_now()
+
+
+class Token(Base):
+    """One issued token pair. ``family`` ties every token from one code so reuse revokes them all."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(String(64), index=True)
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
+    )
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(Text, default="")
+    access_token_hash: Mapped[Hash] = mapped_column(unique=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[dt.datetime]
+    access_expires_at: Mapped[dt.datetime]
+    refresh_expires_at: Mapped[dt.datetime | None]
+    refresh_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    auth_time: Mapped[dt.datetime]
+    acr: Mapped[str] = mapped_column(String(100))
+    amr: Mapped[list[str]]
+    sid: Mapped[str | None] = mapped_column(String(64))
+    claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    client: Mapped[Client] = relationship(lazy="joined")
+    user: Mapped[User] = relationship(lazy="joined")
+
+    # -- Authlib TokenMixin ----------------------------------------------------------------
+    def check_client(self, client: Client) -> bool:
+        return self.client_id == client.id
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.access_expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return self.access_expires_at <= utc_now()
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def get_user(self) -> User:
+        return self.user
+
+    def get_client(self) -> Client:
+        return self.client
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    scopes: Mapped[list[str]]
+    granted_at: Mapped[Created]
+
+
+class UsedAssertion(Base):
+    """``jti`` values of client assertions already accepted (RFC 7523 §3 item 7)."""
+
+    __tablename__ = "used_assertions"
+    __table_args__ = (UniqueConstraint("client_id", "jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime]

@@ -1,0 +1,132 @@
+"""Issuing, finding and revoking tokens.
+
+Access tokens are JWTs after RFC 9068 (``typ: at+jwt``), so an e-Service API can check one
+offline; the IdP also keeps a row per token, found by the token's SHA-256, so revocation and
+introspection answer for it. Refresh tokens are opaque, single-use and rotate: a used one
+presented again revokes its whole family (OAuth 2.0 Security BCP §4.14.2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from flask import current_app
+from joserfc import jwt
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from idp.accounts.models import User
+from idp.crypto import hash_secret
+from idp.crypto import random_token
+from idp.db import utc_now
+from idp.oidc.models import Client
+from idp.oidc.models import Token
+from idp.oidc.subjects import subject_for
+
+ACCESS_TOKEN_ALG = "RS256"
+
+
+@dataclass(frozen=True)
+class GrantContext:
+    """How the person authenticated, carried from the code to every token of its family."""
+
+    auth_time: dt.datetime
+    acr: str
+    amr: list[str]
+    sid: str | None
+    family: str
+    code_id: int | None = None
+    claims: dict[str, Any] = field(default_factory=dict)
+
+
+def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext) -> dict[str, Any]:
+    """Mint and store an access token (and a refresh token when ``offline_access`` was granted)."""
+    cfg = current_app.config
+    now = utc_now()
+    lifetime = int(cfg["ACCESS_TOKEN_LIFETIME"])
+    claims = {
+        "iss": cfg["ISSUER"],
+        "sub": subject_for(user, client),
+        "aud": cfg["ISSUER"],
+        "client_id": client.client_id,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + lifetime,
+        "jti": random_token(16),
+        "scope": scope,
+        "auth_time": int(context.auth_time.timestamp()),
+        "acr": context.acr,
+        "amr": context.amr,
+    }
+    if context.sid:
+        claims["sid"] = context.sid
+    key = current_app.extensions["idp.keyring"].signing_key(ACCESS_TOKEN_ALG)
+    access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt", "kid": key.kid}, claims, key)
+    response: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
+                                "expires_in": lifetime, "scope": scope}
+    row = Token(
+        family=context.family, code_id=context.code_id, client_id=client.id, user_id=user.id, scope=scope,
+        access_token_hash=hash_secret(access_token), issued_at=now,
+        access_expires_at=now + dt.timedelta(seconds=lifetime),
+        auth_time=context.auth_time, acr=context.acr, amr=context.amr, sid=context.sid, claims=context.claims,
+    )
+    if "offline_access" in scope.split():
+        refresh_token = random_token(32)
+        row.refresh_token_hash = hash_secret(refresh_token)
+        row.refresh_expires_at = now + dt.timedelta(seconds=int(cfg["REFRESH_TOKEN_LIFETIME"]))
+        response["refresh_token"] = refresh_token
+    db.add(row)
+    db.flush()
+    return response
+
+
+def find_access_token(db: Session, value: str) -> Token | None:
+    return db.scalar(select(Token).where(Token.access_token_hash == hash_secret(value)))
+
+
+def find_refresh_token(db: Session, value: str) -> Token | None:
+    return db.scalar(select(Token).where(Token.refresh_token_hash == hash_secret(value)))
+
+
+def find_any(db: Session, value: str, hint: str | None) -> Token | None:
+    order = [find_refresh_token, find_access_token] if hint == "refresh_token" else [
+        find_access_token, find_refresh_token]
+    for finder in order:
+        row = finder(db, value)
+        if row is not None:
+            return row
+    return None
+
+
+def revoke_family(db: Session, family: str) -> None:
+    db.execute(update(Token).where(Token.family == family, Token.revoked_at.is_(None)).values(revoked_at=utc_now()))
+
+
+def refresh_is_usable(row: Token) -> bool:
+    now = utc_now()
+    return (row.revoked_at is None and row.refresh_used_at is None
+            and row.refresh_expires_at is not None and row.refresh_expires_at > now
+            and row.client.active and row.user.is_active)
+
+
+def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
+    """RFC 7662 §2.2 members, plus ``acr``/``auth_time`` so an API can apply RFC 9470."""
+    exp = row.refresh_expires_at if refresh and row.refresh_expires_at else row.access_expires_at
+    payload: dict[str, Any] = {
+        "active": True,
+        "scope": row.scope,
+        "client_id": row.client.client_id,
+        "token_type": "refresh_token" if refresh else "Bearer",
+        "exp": int(exp.timestamp()),
+        "iat": int(row.issued_at.timestamp()),
+        "sub": subject_for(row.user, row.client),
+        "aud": current_app.config["ISSUER"],
+        "iss": current_app.config["ISSUER"],
+        "auth_time": int(row.auth_time.timestamp()),
+        "acr": row.acr,
+        "amr": list(row.amr),
+    }
+    return payload

@@ -1,0 +1,180 @@
+"""Blueprint ``oidc``: each route a few lines over ``authorization`` and the services."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as cookie
+from flask import url_for
+
+from idp.accounts import session as auth_session
+from idp.db import get_session
+from idp.db import utc_now
+from idp.errors import render_error
+from idp.extensions import authorization
+from idp.extensions import csrf
+from idp.extensions import require_oauth
+from idp.oidc import authorize as authz
+from idp.oidc import consent
+from idp.oidc.claims import consent_items
+from idp.oidc.claims import release
+from idp.oidc.discovery import provider_metadata
+from idp.oidc.subjects import subject_for
+
+bp = Blueprint("oidc", __name__)
+
+FRESH_PARAM = "_auth"  # an unknown parameter to the RP's eyes; marks "just signed in for this request"
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def _error(err: OAuth2Error) -> Response | tuple[str, int]:
+    """Redirect to the (already verified) redirect URI with ``iss``; otherwise a page, never a redirect."""
+    if err.redirect_uri:
+        params = [("error", err.error)]
+        if err.description:
+            params.append(("error_description", err.description))
+        state = request.values.get("state")
+        if state:
+            params.append(("state", state))
+        params.append(("iss", current_app.config["ISSUER"]))  # RFC 9207 §2
+        return _no_store(redirect(add_params_to_uri(err.redirect_uri, params), 302))
+    return render_error(400, err.description or err.error)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Response | tuple[str, int] | str:
+    db = get_session()
+    ctx = auth_session.current(db)
+    try:
+        grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
+        redirect_uri = grant.redirect_uri
+        keyring = current_app.extensions["idp.keyring"]
+        params = authz.parse_params(request.values, redirect_uri=redirect_uri, keys=keyring.public_keys(),
+                                    issuer=current_app.config["ISSUER"])
+        client = grant.request.client
+        if "ui_locales" in request.values:
+            cookie["ui_locales"] = request.values["ui_locales"][:64]
+        fresh = (ctx is not None and request.values.get(FRESH_PARAM) == cookie.get("fresh_auth")
+                 and bool(cookie.get("fresh_auth")))
+        hint_ok = params.hint_sub is None or (ctx is not None and params.hint_sub == subject_for(ctx.user, client))
+        login = authz.needs_login(params, ctx, fresh=fresh, hint_matches=hint_ok, now=utc_now())
+        items = consent_items(grant.request.scope or "", params.claims)
+        ask_consent = not client.trusted and (
+            "consent" in params.prompts or ctx is None
+            or not consent.has_consent(db, user_id=ctx.user.id, client_id=client.id, items=items))
+        authz.refuse_interaction(params, login=login, consent=ask_consent, redirect_uri=redirect_uri)
+    except OAuth2Error as err:
+        return _error(err)
+    if login:
+        return _to_signin(params.login_hint, "select_account" in params.prompts)
+    assert ctx is not None
+    decision = request.form.get("decision") if request.method == "POST" else None
+    if ask_consent and decision is None:
+        return render_template("oidc/consent.html", client=client, items=items, user=ctx.user,
+                               describe=consent.describe, action=request.full_path)
+    if decision == "deny":
+        return _finish(grant, None)
+    if ask_consent:
+        consent.grant_consent(db, user_id=ctx.user.id, client_id=client.id, items=items)
+    cookie.pop("fresh_auth", None)
+    grant.request.auth_context = ctx
+    grant.request.granted_scope = grant.request.scope
+    grant.request.requested_claims = params.claims
+    return _finish(grant, ctx.user)
+
+
+def _to_signin(login_hint: str | None, select_account: bool) -> Response:
+    marker = cookie.get("fresh_auth_pending") or auth_session.new_marker()
+    cookie["fresh_auth_pending"] = marker
+    args = request.args.to_dict(flat=False)
+    args[FRESH_PARAM] = [marker]
+    query = urlencode(args, doseq=True)
+    target = url_for("oidc.authorize") + "?" + query
+    signin_args = {"next": target}
+    if login_hint:
+        signin_args["login_hint"] = login_hint
+    if select_account:
+        signin_args["switch"] = "1"
+    return redirect(url_for("accounts.signin", **signin_args))
+
+
+def _finish(grant: object, user: object) -> Response:
+    response = authorization.create_authorization_response(grant=grant, grant_user=user)
+    if response.location:
+        response.location = add_params_to_uri(response.location, [("iss", current_app.config["ISSUER"])])
+    return _no_store(response)
+
+
+@bp.route("/token", methods=["POST"])
+@csrf.exempt
+def token() -> Response:
+    return _no_store(authorization.create_token_response())
+
+
+@bp.route("/revoke", methods=["POST"])
+@csrf.exempt
+def revoke() -> Response:
+    return _no_store(authorization.create_endpoint_response("revocation"))
+
+
+@bp.route("/introspect", methods=["POST"])
+@csrf.exempt
+def introspect() -> Response:
+    return _no_store(authorization.create_endpoint_response("introspection"))
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+@csrf.exempt
+def userinfo() -> Response:
+    token = require_oauth.acquire_token("openid")
+    claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
+    return _no_store(jsonify(claims))
+
+
+@bp.route("/jwks.json")
+def jwks() -> Response:
+    response = jsonify(current_app.extensions["idp.keyring"].jwks())
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.route("/.well-known/openid-configuration")
+def discovery() -> Response:
+    response = jsonify(provider_metadata())
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt
+def end_session() -> Response | tuple[str, int] | str:
+    """RP-Initiated Logout 1.0: sign out, then back to the RP only to a registered URI.
+
+    Without a valid ``id_token_hint`` the person confirms first (§6) and is never redirected.
+    """
+    try:
+        req = authorization.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        req = None
+    if req is None or req.needs_confirmation:
+        if request.method == "GET" or request.form.get("confirm") != "yes":
+            return render_template("oidc/logout_confirm.html", action=request.full_path)
+        csrf.protect()
+        auth_session.end_current(get_session())
+        return render_template("oidc/logged_out.html")
+    response = authorization.create_endpoint_response("end_session", req)
+    return response or render_template("oidc/logged_out.html")
