@@ -8,6 +8,7 @@ from flask import request
 from flask import session
 
 from idp.extensions import babel
+from flask_babel import get_locale
 
 
 def select_locale() -> str | None:
@@ -25,3 +26,4 @@ def select_locale() -> str | None:
 
 def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["get_locale"] = get_locale

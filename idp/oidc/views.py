@@ -140,8 +140,8 @@ def introspect() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"])
 @csrf.exempt
 def userinfo() -> Response:
-    token = require_oauth.acquire_token("openid")
-    claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
+    with require_oauth.acquire("openid") as token:
+        claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
     return _no_store(jsonify(claims))
 
 

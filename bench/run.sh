@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Side-by-side load benchmark: a live `idp serve` (one gunicorn worker) against the reference peer
+# (panva oidc-provider, from ../shared/peers), same driver, same machine, same pinning, interleaved.
+#
+#   bench/run.sh                                  # RUNS=1 DURATION=10 WARMUP=2 CONC=16
+#   RUNS=3 DURATION=15 bench/run.sh               # more runs, longer
+#   WORKLOADS=discovery,jwks bench/run.sh         # a subset
+#
+# Everything listens on and targets 127.0.0.1 only. Every process started here runs under
+# `timeout` and is stopped by PID on exit (trap). Results go to bench/results/<stamp>/; the final
+# markdown table is printed at the end and kept in summary.md. See bench/README.md.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(git -C "$BENCH" rev-parse --show-toplevel 2>/dev/null || (cd "$BENCH/.." && pwd))
+PEERS_SRC=${PEERS_DIR:-$ROOT/../shared/peers}
+PEERS=${PEERS_WORK:-$BENCH/.peers}          # writable run-time copy (node_modules/, .venv/ live here)
+IDP=${IDP_BIN:-$ROOT/.venv/bin/idp}
+
+RUNS=${RUNS:-1}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+CONC=${CONC:-16}
+QUIET_WAIT=${QUIET_WAIT:-10}                 # driver waits (bounded) for the machine to go idle
+WORKLOADS=${WORKLOADS:-discovery,jwks,introspect,authcode,refresh,userinfo}
+IFS=, read -ra WL <<<"$WORKLOADS"
+IDP_PORT=${IDP_PORT:-5055}
+PEER_PORT=${PEER_PORT:-3055}
+SERVER_CPU=${SERVER_CPU:-0}
+DRIVER_CPU=${DRIVER_CPU:-1}
+BENCH_EMAIL=${BENCH_EMAIL:-bench-user@example.test}
+BENCH_PASSWORD=${BENCH_PASSWORD:-Bench-passw0rd-for-load-tests}
+REDIRECT_URI=${REDIRECT_URI:-http://127.0.0.1:8999/cb}   # never contacted
+SERVER_TIMEOUT=${SERVER_TIMEOUT:-1800}       # hard cap on each server process (s)
+STAMP=$(date +%Y%m%d-%H%M%S)
+OUT=${OUT:-$BENCH/results/$STAMP}
+
+for v in RUNS DURATION WARMUP CONC QUIET_WAIT IDP_PORT PEER_PORT SERVER_TIMEOUT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a whole number (autocannon takes whole seconds), got '${!v}'" >&2; exit 2; }
+done
+(( RUNS >= 1 && RUNS <= 20 && DURATION >= 1 && DURATION <= 300 && CONC >= 1 && CONC <= 256 )) \
+  || { echo "bounds: 1<=RUNS<=20, 1<=DURATION<=300, 1<=CONC<=256" >&2; exit 2; }
+# one driver call per workload: warmup + measured + quiet wait + pre-check/setup flows + slack
+DRIVER_TIMEOUT=$(( WARMUP + DURATION + QUIET_WAIT + 120 ))
+
+[ -d "$PEERS_SRC/node-oidc-provider" ] && [ -f "$PEERS_SRC/driver/oidc_load.py" ] \
+  || { echo "peers not found at $PEERS_SRC (set PEERS_DIR)" >&2; exit 1; }
+[ -x "$IDP" ] || { echo "missing $IDP: create $ROOT/.venv and pip install -e . there" >&2; exit 1; }
+for t in taskset timeout node npm curl python3; do
+  command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 1; }
+done
+
+mkdir -p "$OUT"
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2; }
+
+# ----------------------------------------------------------------------------- process bookkeeping
+PIDS=()          # everything started in the background here (servers, driver), by PID
+INST=""          # the IdP's temporary instance dir
+
+tree_pids() {    # a PID and all its descendants (live)
+  local p=$1 c
+  echo "$p"
+  for c in $(pgrep -P "$p" 2>/dev/null); do tree_pids "$c"; done
+}
+
+stop_pid() {     # TERM the process tree of one PID we started; KILL what is left after 10 s
+  local p=$1 tree i
+  kill -0 "$p" 2>/dev/null || return 0
+  tree=$(tree_pids "$p" | tr '\n' ' ')
+  kill -TERM "$p" 2>/dev/null || true
+  for i in $(seq 1 100); do
+    kill -0 "$p" 2>/dev/null || break
+    sleep 0.1
+  done
+  for i in $tree; do kill -KILL "$i" 2>/dev/null || true; done
+  wait "$p" 2>/dev/null || true
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  PIDS=()
+  [ -n "$INST" ] && [ -d "$INST" ] && rm -rf "$INST"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
+
+forget_pid() {
+  local p=$1 keep=() q
+  for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  PIDS=("${keep[@]}")
+}
+
+port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
+
+wait_http() {    # bounded readiness probe: URL PID
+  local i
+  for i in $(seq 1 200); do
+    curl -sf -o /dev/null --max-time 2 "$1" && return 0
+    kill -0 "$2" 2>/dev/null || { log "server exited before it was ready ($1)"; return 1; }
+    sleep 0.1
+  done
+  log "not ready after 20 s: $1"; return 1
+}
+
+pin_report() {   # which cores every process of the server's tree may run on
+  local p
+  for p in $(tree_pids "$1"); do
+    printf '  pid %s %s: %s\n' "$p" "$(tr '\0' ' ' </proc/"$p"/cmdline 2>/dev/null | cut -c1-80)" \
+      "$(taskset -pc "$p" 2>/dev/null | sed 's/.*: //')"
+  done
+}
+
+# ----------------------------------------------------------------------------- peers: copy + install
+log "peers: $PEERS_SRC -> $PEERS"
+mkdir -p "$PEERS"
+# refresh the sources each run (so a changed peer is picked up); keep installed deps
+(cd "$PEERS_SRC" && tar cf - --exclude=node_modules --exclude=.venv --exclude=results --exclude='*.db' .) \
+  | (cd "$PEERS" && tar xf - --no-same-owner)
+find "$PEERS" \( -name node_modules -o -name .venv \) -prune -o -exec chmod u+w {} +
+
+installed() {    # installed DIR LOCKFILE: true when DIR was installed from this exact lock file
+  [ -f "$1/.bench-installed" ] && [ "$(cat "$1/.bench-installed")" = "$(sha256sum "$2" | cut -d' ' -f1)" ]
+}
+mark_installed() { sha256sum "$2" | cut -d' ' -f1 >"$1/.bench-installed"; }
+
+if ! installed "$PEERS/.venv" "$PEERS/requirements.txt"; then
+  log "driver venv: pip install -r requirements.txt"
+  rm -rf "$PEERS/.venv"
+  timeout 600 python3 -m venv "$PEERS/.venv"
+  timeout 600 "$PEERS/.venv/bin/pip" install -q --disable-pip-version-check -r "$PEERS/requirements.txt" >>"$OUT/install.log" 2>&1 \
+    || { log "pip install failed, see $OUT/install.log"; exit 1; }
+  mark_installed "$PEERS/.venv" "$PEERS/requirements.txt"
+fi
+for d in node-oidc-provider driver; do
+  if ! installed "$PEERS/$d/node_modules" "$PEERS/$d/package-lock.json"; then
+    log "npm ci in $d"
+    (cd "$PEERS/$d" && timeout 600 npm ci --no-audit --no-fund) >>"$OUT/install.log" 2>&1 \
+      || { log "npm ci failed in $d, see $OUT/install.log"; exit 1; }
+    mark_installed "$PEERS/$d/node_modules" "$PEERS/$d/package-lock.json"
+  fi
+done
+(cd "$PEERS/node-oidc-provider" && node -e "require.resolve('argon2')" 2>/dev/null) \
+  || { log "the peer's optional argon2 package is missing (needed for LOGIN_ARGON2=1)"; exit 1; }
+PY=$PEERS/.venv/bin/python
+
+# ----------------------------------------------------------------------------- the IdP instance
+INST=$(mktemp -d /tmp/idp-bench.XXXXXX)
+export IDP_ISSUER="http://127.0.0.1:$IDP_PORT" IDP_INSTANCE_PATH="$INST" IDP_KEYS_DIR="$INST/keys"
+log "idp instance: $INST"
+timeout 120 "$IDP" init --json >"$OUT/idp-init.json"
+timeout 60 "$IDP" users create --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD" --name "Bench User" --json >"$OUT/idp-user.json"
+timeout 60 "$IDP" clients add --name bench --redirect-uri "$REDIRECT_URI" --trusted --json >"$INST/client.json"
+CLIENT_ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["client_id"])' "$INST/client.json")
+CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["client_secret"])' "$INST/client.json")
+
+# ----------------------------------------------------------------------------- machine notes
+{
+  echo "stamp: $STAMP"
+  echo "repo: $ROOT @ $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo ' (work tree has local changes)')"
+  echo "cpus: $(nproc) ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'))"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "kernel: $(uname -sr)"
+  echo "node: $(node --version); python (driver): $("$PY" -c 'import sys; print(sys.version.split()[0])'); python (idp): $("$ROOT/.venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
+  echo "oidc-provider: $(node -p "require('$PEERS/node-oidc-provider/node_modules/oidc-provider/package.json').version")"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU"
+  echo "workloads: $WORKLOADS"
+} >"$OUT/meta.txt"
+cat "$OUT/meta.txt" >&2
+
+# ----------------------------------------------------------------------------- servers
+SRV_PID=""
+start_idp() {
+  port_free "$IDP_PORT" || { log "port $IDP_PORT is busy"; return 1; }
+  # taskset before exec: gunicorn's master and its ONE worker inherit the single core
+  timeout "$SERVER_TIMEOUT" taskset -c "$SERVER_CPU" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers 1 \
+    >>"$OUT/idp-serve.log" 2>&1 &
+  SRV_PID=$!; PIDS+=("$SRV_PID")
+  wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "$SRV_PID"
+}
+
+start_peer() {
+  port_free "$PEER_PORT" || { log "port $PEER_PORT is busy"; return 1; }
+  (cd "$PEERS/node-oidc-provider" && \
+    exec env -u IDP_ISSUER -u IDP_INSTANCE_PATH -u IDP_KEYS_DIR \
+      PORT="$PEER_PORT" HOST=127.0.0.1 CLIENT_ID="$CLIENT_ID" CLIENT_SECRET="$CLIENT_SECRET" REDIRECT_URI="$REDIRECT_URI" \
+      LOGIN_ARGON2=1 LOGIN_PASSWORD="$BENCH_PASSWORD" ROTATE_REFRESH_TOKEN=1 \
+      timeout "$SERVER_TIMEOUT" taskset -c "$SERVER_CPU" node provider.mjs) >>"$OUT/peer.log" 2>&1 &
+  SRV_PID=$!; PIDS+=("$SRV_PID")
+  wait_http "http://127.0.0.1:$PEER_PORT/.well-known/openid-configuration" "$SRV_PID"
+}
+
+stop_server() {
+  stop_pid "$SRV_PID"; forget_pid "$SRV_PID"; SRV_PID=""
+}
+
+# ----------------------------------------------------------------------------- driver
+: >"$OUT/failures.tsv"
+drive_all() {   # drive_all RUN TARGET ISSUER: one driver process per workload, so that a failed
+  local run=$1 target=$2 issuer=$3 wl rc drv logf why   # pre-check stops only that workload
+  for wl in "${WL[@]}"; do
+    logf="$OUT/run$run-$target-$wl.log"
+    timeout "$DRIVER_TIMEOUT" taskset -c "$DRIVER_CPU" "$PY" "$PEERS/driver/oidc_load.py" \
+      --issuer "$issuer" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \
+      --redirect-uri "$REDIRECT_URI" --username "$BENCH_EMAIL" --password "$BENCH_PASSWORD" \
+      --engine autocannon --workloads "$wl" --introspect-via authcode \
+      --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONC" --quiet-wait "$QUIET_WAIT" \
+      --server-pid "$SRV_PID" --label "run$run $target" --json-out "$OUT/load.jsonl" >"$logf" 2>&1 &
+    drv=$!; PIDS+=("$drv")
+    rc=0; wait "$drv" || rc=$?
+    forget_pid "$drv"
+    if [ "$rc" = 0 ] && grep -q "^| $wl |" "$logf"; then
+      log "run$run $target $(grep "^| $wl |" "$logf" | tail -1)"
+    else
+      why=$(grep -v '^[[:space:]]*$' "$logf" | tail -1 | tr '\t' ' ' | cut -c1-400)
+      [ "$rc" = 124 ] && why="driver timed out after ${DRIVER_TIMEOUT}s; $why"
+      log "run$run $target $wl FAILED (rc=$rc): $why"
+      printf '%s\t%s\t%s\t%s\t%s\n' "run$run" "$target" "$wl" "$rc" "$why" >>"$OUT/failures.tsv"
+    fi
+    if ! kill -0 "$SRV_PID" 2>/dev/null; then
+      log "run$run $target: the server died during $wl"; return 1
+    fi
+  done
+}
+
+bench_target() {  # bench_target RUN TARGET
+  local run=$1 target=$2 issuer
+  if [ "$target" = idp ]; then start_idp; issuer="http://127.0.0.1:$IDP_PORT"
+  else start_peer; issuer="http://127.0.0.1:$PEER_PORT"; fi
+  { echo "run$run $target pinning:"; pin_report "$SRV_PID"; } >>"$OUT/meta.txt"
+  log "run$run $target up (pid $SRV_PID, $issuer)"
+  drive_all "$run" "$target" "$issuer" || true
+  stop_server
+}
+
+for run in $(seq 1 "$RUNS"); do
+  # interleave, alternating who goes first so neither always gets the quieter slot
+  if (( run % 2 == 1 )); then order="idp peer"; else order="peer idp"; fi
+  for target in $order; do bench_target "$run" "$target"; done
+done
+
+cleanup
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
+"$PY" "$BENCH/report.py" "$OUT" | tee "$OUT/summary.md"
+log "results: $OUT"

@@ -1,0 +1,92 @@
+"""Fixtures: an app on a fresh database per test (SQLite, or PostgreSQL with IDP_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine
+from sqlalchemy import text
+
+from idp import create_app
+from idp import keyring
+from idp import migrate
+
+PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Signing keys are slow to make (RSA): one set for the session."""
+    path = tmp_path_factory.mktemp("keys")
+    keyring.ensure_keys(path, "test-secret-key-" + "x" * 32)
+    return path
+
+
+def _pg_database() -> Iterator[str]:
+    assert PG_URL
+    name = "idp_test_" + uuid.uuid4().hex[:10]
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if PG_URL:
+        yield from _pg_database()
+    else:
+        yield f"sqlite:///{tmp_path / 'idp.db'}"
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, keys_dir: Path, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "ISSUER": "http://localhost",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "KEYS_DIR": str(keys_dir),
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "SERVER_NAME": "localhost",
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
+    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "instance")
+    try:
+        application = create_app(app_config)
+    finally:
+        os.environ.pop("IDP_INSTANCE_PATH", None)
+    migrate.upgrade(application)
+    yield application
+    from idp.db import engine_of
+
+    engine_of(application).dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    with app.app_context():
+        from idp.db import get_session
+
+        yield get_session()

@@ -1,0 +1,264 @@
+"""Token endpoint: code exchange, PKCE verification, client authentication, refresh rotation."""
+
+import time
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
+from joserfc.jwk import KeySet
+
+from tests.factories import REDIRECT_URI
+from tests.factories import make_client
+from tests.factories import make_user
+from tests.flows import authorize_url
+from tests.flows import basic
+from tests.flows import exchange
+from tests.flows import follow_to_code
+from tests.flows import full_flow
+from tests.flows import pkce_pair
+
+
+@pytest.fixture
+def rp(app):
+    make_user(app)
+    return make_client(app)
+
+
+def _code(client, rp, **extra):
+    verifier, challenge = pkce_pair()
+    params = follow_to_code(client, authorize_url(rp.client.client_id, challenge, **extra))
+    return params["code"], verifier
+
+
+def _decode(client, token):
+    keys = KeySet.import_key_set(client.get("/jwks.json").json)
+    return jwt.decode(token, keys, algorithms=["RS256", "ES256"])
+
+
+def test_exchange_gives_a_signed_id_token_with_the_session_facts(client, rp):
+    code, verifier = _code(client, rp)
+    response = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.json
+    assert body["token_type"] == "Bearer" and body["expires_in"] <= 300
+    assert "refresh_token" not in body  # no offline_access asked for
+    id_token = _decode(client, body["id_token"])
+    claims = id_token.claims
+    assert id_token.header["alg"] == "RS256" and id_token.header["kid"]
+    assert claims["iss"] == "http://localhost"
+    assert claims["aud"] == [rp.client.client_id]
+    assert claims["nonce"] == "n-456"
+    assert claims["acr"] == "urn:th:digitalid:ial1:aal1"
+    assert claims["amr"] == ["pwd"]
+    assert abs(claims["auth_time"] - time.time()) < 30
+    assert claims["sid"] and claims["at_hash"]
+    assert claims["exp"] > claims["iat"]
+    assert "email" not in claims  # scope claims go to userinfo
+
+
+def test_access_token_is_an_rfc9068_jwt(client, rp):
+    code, verifier = _code(client, rp)
+    body = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier).json
+    token = _decode(client, body["access_token"])
+    assert token.header["typ"] == "at+jwt"
+    for claim in ("iss", "exp", "aud", "sub", "client_id", "iat", "jti", "scope", "acr", "auth_time"):
+        assert claim in token.claims
+    assert token.claims["client_id"] == rp.client.client_id
+
+
+def test_es256_id_token_when_the_client_registers_it(app, client):
+    make_user(app)
+    rp = make_client(app, id_token_signed_response_alg="ES256")
+    body = full_flow(client, rp.client.client_id, rp.client_secret)
+    assert _decode(client, body["id_token"]).header["alg"] == "ES256"
+
+
+def test_replayed_code_is_refused_and_revokes_its_tokens(client, rp):
+    code, verifier = _code(client, rp)
+    first = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert first.status_code == 200
+    second = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert second.status_code == 400 and second.json["error"] == "invalid_grant"
+    info = client.get("/userinfo", headers={"Authorization": "Bearer " + first.json["access_token"]})
+    assert info.status_code == 401
+
+
+@pytest.mark.parametrize("verifier", [None, "x" * 43, "short"])
+def test_wrong_or_missing_pkce_verifier_is_refused(client, rp, verifier):
+    code, _ = _code(client, rp)
+    response = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_grant", "invalid_request")
+
+
+def test_wrong_redirect_uri_is_refused(client, rp):
+    code, verifier = _code(client, rp)
+    response = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier,
+                        redirect_uri=REDIRECT_URI + "x")
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_wrong_client_secret_is_invalid_client(client, rp):
+    code, verifier = _code(client, rp)
+    response = exchange(client, code, client_id=rp.client.client_id, secret="wrong", verifier=verifier)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+def test_code_of_another_client_is_refused(app, client, rp):
+    other = make_client(app, name="Other")
+    code, verifier = _code(client, rp)
+    response = exchange(client, code, client_id=other.client.client_id, secret=other.client_secret, verifier=verifier)
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_expired_code_is_refused(app, client, rp):
+    code, verifier = _code(client, rp)
+    from sqlalchemy import update
+
+    from idp.db import get_session
+    from idp.db import utc_now
+    from idp.oidc.models import AuthorizationCode
+
+    with app.app_context():
+        db = get_session()
+        db.execute(update(AuthorizationCode).values(expires_at=utc_now()))
+        db.commit()
+    response = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert response.status_code == 400 and response.json["error"] == "invalid_grant"
+
+
+def test_client_secret_post(app, client):
+    make_user(app)
+    rp = make_client(app, auth_method="client_secret_post")
+    code, verifier = _code(client, rp)
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
+                                           "client_id": rp.client.client_id, "client_secret": rp.client_secret})
+    assert response.status_code == 200, response.text
+
+
+def test_public_client_with_pkce(app, client):
+    make_user(app)
+    rp = make_client(app, auth_method="none")
+    assert rp.client_secret is None
+    code, verifier = _code(client, rp)
+    response = exchange(client, code, client_id=rp.client.client_id, secret=None, verifier=verifier)
+    assert response.status_code == 200, response.text
+
+
+def test_secrets_codes_and_tokens_are_stored_hashed(app, client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    from sqlalchemy import text
+
+    from idp.db import get_session
+
+    with app.app_context():
+        dump = " ".join(str(row) for table in ("clients", "authorization_codes", "tokens")
+                        for row in get_session().execute(text(f"SELECT * FROM {table}")))
+    assert rp.client_secret not in dump
+    assert body["access_token"] not in dump and body["refresh_token"] not in dump
+
+
+# -- refresh tokens ---------------------------------------------------------------------------
+
+def _refresh(client, rp, token):
+    return client.post("/token", data={"grant_type": "refresh_token", "refresh_token": token},
+                       headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+
+
+def test_refresh_rotates_and_keeps_the_session_facts(client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    response = _refresh(client, rp, body["refresh_token"])
+    assert response.status_code == 200, response.text
+    new = response.json
+    assert new["refresh_token"] != body["refresh_token"]
+    old_claims = _decode(client, body["access_token"]).claims
+    new_claims = _decode(client, new["access_token"]).claims
+    assert new_claims["auth_time"] == old_claims["auth_time"] and new_claims["acr"] == old_claims["acr"]
+
+
+def test_reused_refresh_token_revokes_the_family(client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    rotated = _refresh(client, rp, body["refresh_token"]).json
+    replay = _refresh(client, rp, body["refresh_token"])
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    # the legitimate holder's newer token is dead too
+    assert _refresh(client, rp, rotated["refresh_token"]).json["error"] == "invalid_grant"
+    info = client.get("/userinfo", headers={"Authorization": "Bearer " + rotated["access_token"]})
+    assert info.status_code == 401
+
+
+def test_refresh_token_of_another_client_is_refused(app, client, rp):
+    other = make_client(app, name="Other")
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    response = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+                           headers={"Authorization": basic(other.client.client_id, other.client_secret)})
+    assert response.json["error"] == "invalid_grant"
+
+
+def test_refresh_cannot_widen_scope(client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    response = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+                                           "scope": "openid offline_access phone"},
+                           headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert response.json["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize("grant_type", ["password", "client_credentials", "implicit", ""])
+def test_unsupported_grant_types(client, rp, grant_type):
+    response = client.post("/token", data={"grant_type": grant_type},
+                           headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert response.status_code == 400 and response.json["error"] == "unsupported_grant_type"
+
+
+# -- private_key_jwt --------------------------------------------------------------------------
+
+@pytest.fixture
+def jwt_rp(app):
+    make_user(app)
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    new = make_client(app, auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    return new, key
+
+
+def _assertion(key, client_id, *, aud="http://localhost/token", exp_in=60, jti=None):
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": aud, "iat": now, "exp": now + exp_in,
+              "jti": jti or f"jti-{time.time_ns()}"}
+    return jwt.encode({"alg": "ES256", "kid": "rp-1"}, claims, key)
+
+
+def _jwt_exchange(client, rp, key, **kw):
+    code, verifier = _code(client, rp)
+    return client.post("/token", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": _assertion(key, rp.client.client_id, **kw)})
+
+
+def test_private_key_jwt_accepts_issuer_or_token_endpoint_audience(client, jwt_rp):
+    rp, key = jwt_rp
+    assert _jwt_exchange(client, rp, key).status_code == 200
+    assert _jwt_exchange(client, rp, key, aud="http://localhost").status_code == 200
+
+
+def test_private_key_jwt_refuses_a_reused_jti(client, jwt_rp):
+    rp, key = jwt_rp
+    assert _jwt_exchange(client, rp, key, jti="same").status_code == 200
+    response = _jwt_exchange(client, rp, key, jti="same")
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("kw", [{"exp_in": 3600}, {"exp_in": -120}, {"aud": "https://elsewhere.example/token"}])
+def test_private_key_jwt_refuses_bad_assertions(client, jwt_rp, kw):
+    rp, key = jwt_rp
+    response = _jwt_exchange(client, rp, key, **kw)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+def test_private_key_jwt_refuses_a_foreign_key(client, jwt_rp):
+    rp, _ = jwt_rp
+    stranger = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    response = _jwt_exchange(client, rp, stranger)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"

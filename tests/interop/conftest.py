@@ -1,0 +1,223 @@
+"""Fixtures for the interop tests: panva openid-client (Node.js) and a live ``idp serve`` on 127.0.0.1.
+
+One server serves the whole session; each test registers its own clients through the ``idp`` CLI,
+then runs ``rp.mjs`` (see README.md) against the server and gets back the JSON it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+RP_SCRIPT = HERE / "rp.mjs"
+
+REDIRECT_URI = "https://rp.example/cb"  # never contacted by rp.mjs
+POST_LOGOUT_REDIRECT_URI = "https://rp.example/logged-out"
+
+NODE_TIMEOUT = 60  # one rp.mjs run
+NPM_TIMEOUT = 300
+CLI_TIMEOUT = 60
+START_TIMEOUT = 30  # until discovery answers
+STOP_TIMEOUT = 10
+
+# No proxy for loopback, whatever http_proxy says.
+_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _missing_tool(message: str) -> None:
+    """A missing tool skips on a workstation and fails in CI, where the suite must really run."""
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """``node`` (>= 20) with ``tests/interop/node_modules`` installed from package-lock.json."""
+    node_bin, npm_bin = shutil.which("node"), shutil.which("npm")
+    if not node_bin or not npm_bin:
+        _missing_tool("interop tests need Node.js >= 20 and npm on PATH")
+    assert node_bin and npm_bin
+    version = subprocess.run([node_bin, "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    if int(version.lstrip("v").split(".")[0]) < 20:
+        _missing_tool(f"interop tests need Node.js >= 20, found {version}")
+    if not (HERE / "node_modules" / "openid-client" / "package.json").exists():
+        done = subprocess.run([npm_bin, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True,
+                              text=True, timeout=NPM_TIMEOUT)
+        if done.returncode != 0:
+            pytest.fail(f"npm ci failed in {HERE}:\n{done.stdout}\n{done.stderr}", pytrace=False)
+    return node_bin
+
+
+def _idp_script() -> str:
+    script = Path(sys.executable).parent / "idp"
+    found = str(script) if script.exists() else shutil.which("idp")
+    if not found:
+        pytest.fail("the `idp` console script is missing: pip install -e .", pytrace=False)
+    assert found
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    password: str
+    name: str
+
+
+@dataclass
+class LiveIdp:
+    issuer: str
+    env: dict[str, str]
+    script: str
+    log_path: Path
+
+    def cli(self, *args: str) -> dict[str, Any]:
+        """Run ``idp ARGS --json`` against this server's instance and return its JSON."""
+        done = subprocess.run([self.script, *args, "--json"], env=self.env, capture_output=True, text=True,
+                              timeout=CLI_TIMEOUT)
+        if done.returncode != 0:
+            pytest.fail(f"idp {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}",
+                        pytrace=False)
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def add_client(self, *args: str) -> dict[str, Any]:
+        """``idp clients add`` with the interop redirect and post-logout URIs, plus ARGS."""
+        return self.cli("clients", "add", "--name", "Interop RP", "--redirect-uri", REDIRECT_URI,
+                        "--post-logout-redirect-uri", POST_LOGOUT_REDIRECT_URI, *args)
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _wait_for_discovery(proc: subprocess.Popen[bytes], idp: LiveIdp) -> None:
+    url = idp.issuer + "/.well-known/openid-configuration"
+    deadline = time.monotonic() + START_TIMEOUT
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"idp serve exited with {proc.returncode}:\n{idp.log_tail()}", pytrace=False)
+        try:
+            with _direct.open(url, timeout=2) as response:
+                issuer = json.load(response)["issuer"]
+            assert issuer == idp.issuer, f"discovery says issuer {issuer!r}, expected {idp.issuer!r}"
+            return
+        except OSError as exc:  # refused while gunicorn boots
+            last_error = exc
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not answer within {START_TIMEOUT} s ({last_error}):\n{idp.log_tail()}", pytrace=False)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn and its workers: the whole process group started for it, and nothing else."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=STOP_TIMEOUT)
+    except ProcessLookupError:
+        proc.wait(timeout=STOP_TIMEOUT)
+
+
+@pytest.fixture(scope="session")
+def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
+    """``idp init`` on a fresh SQLite instance, then ``idp serve --workers 1`` on a free loopback port."""
+    root = tmp_path_factory.mktemp("live-idp")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "FLASK_"))}
+    env.update({
+        "IDP_ISSUER": f"http://127.0.0.1:{port}",
+        "IDP_INSTANCE_PATH": str(root / "instance"),
+        "IDP_KEYS_DIR": str(root / "keys"),
+        "PYTHONUNBUFFERED": "1",
+    })
+    idp = LiveIdp(issuer=env["IDP_ISSUER"], env=env, script=_idp_script(), log_path=root / "serve.log")
+    idp.cli("init")
+    with idp.log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [idp.script, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        _wait_for_discovery(proc, idp)
+        yield idp
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def account(live_idp: LiveIdp) -> Account:
+    person = Account(email="somchai@example.com", password=secrets.token_urlsafe(18), name="Somchai Jaidee")
+    live_idp.cli("users", "create", "--email", person.email, "--password", person.password, "--name", person.name)
+    return person
+
+
+RunRp = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def run_rp(node: str, live_idp: LiveIdp, account: Account) -> RunRp:
+    """``run_rp(RP_CLIENT_ID=..., ...)``: run rp.mjs as ``account`` and return its JSON, which must be ok.
+
+    On failure the test fails with the step, the error and its details; rp.mjs's hop trace
+    (stderr, ``RP_DEBUG=1``) and the server log are printed, so pytest shows them too.
+    """
+
+    def run(**rp_env: str) -> dict[str, Any]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RP_", "OP_"))}
+        env.update({
+            "OP_ISSUER": live_idp.issuer,
+            "RP_REDIRECT_URI": REDIRECT_URI,
+            "RP_POST_LOGOUT_REDIRECT_URI": POST_LOGOUT_REDIRECT_URI,
+            "RP_USERNAME": account.email,
+            "RP_PASSWORD": account.password,
+            "RP_DEBUG": "1",
+        })
+        env.update(rp_env)
+        try:
+            done = subprocess.run([node, str(RP_SCRIPT)], cwd=HERE, env=env, capture_output=True, text=True,
+                                  timeout=NODE_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"rp.mjs ran longer than {NODE_TIMEOUT} s:\n{exc.stdout!r}\n{exc.stderr!r}\n"
+                        f"--- idp serve log ---\n{live_idp.log_tail()}", pytrace=False)
+        print(done.stdout)  # the whole JSON, shown with -rP and on failure
+        print(done.stderr, file=sys.stderr)
+        lines = done.stdout.strip().splitlines()
+        try:
+            result: dict[str, Any] = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            pytest.fail(f"rp.mjs exited {done.returncode} without JSON:\n{done.stdout}\n{done.stderr}",
+                        pytrace=False)
+        if not result.get("ok") or done.returncode != 0:
+            print(f"--- idp serve log ---\n{live_idp.log_tail()}", file=sys.stderr)
+            summary = {k: result.get(k) for k in ("step", "error", "details", "steps")}
+            pytest.fail(f"rp.mjs exited {done.returncode} at step {result.get('step')!r}: {result.get('error')}\n"
+                        + json.dumps(summary, indent=2, ensure_ascii=False), pytrace=False)
+        return result
+
+    return run
