@@ -78,17 +78,17 @@ stop_pid() {     # TERM the process tree of one PID we started; KILL what is lef
 
 cleanup() {
   local p
-  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$p"; done
   PIDS=()
-  [ -n "$INST" ] && [ -d "$INST" ] && rm -rf "$INST"
+  if [ -n "$INST" ]; then rm -rf "$INST"; INST=""; fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
 
 forget_pid() {
   local p=$1 keep=() q
-  for q in "${PIDS[@]}"; do [ "$q" = "$p" ] || keep+=("$q"); done
-  PIDS=("${keep[@]}")
+  for q in "${PIDS[@]+"${PIDS[@]}"}"; do [ "$q" = "$p" ] || keep+=("$q"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
 port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
@@ -202,8 +202,8 @@ drive_all() {   # drive_all RUN TARGET ISSUER: one driver process per workload, 
   for wl in "${WL[@]}"; do
     logf="$OUT/run$run-$target-$wl.log"
     timeout "$DRIVER_TIMEOUT" taskset -c "$DRIVER_CPU" "$PY" "$PEERS/driver/oidc_load.py" \
-      --issuer "$issuer" --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \
-      --redirect-uri "$REDIRECT_URI" --username "$BENCH_EMAIL" --password "$BENCH_PASSWORD" \
+      --issuer="$issuer" --client-id="$CLIENT_ID" --client-secret="$CLIENT_SECRET" \
+      --redirect-uri="$REDIRECT_URI" --username="$BENCH_EMAIL" --password="$BENCH_PASSWORD" \
       --engine autocannon --workloads "$wl" --introspect-via authcode \
       --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONC" --quiet-wait "$QUIET_WAIT" \
       --server-pid "$SRV_PID" --label "run$run $target" --json-out "$OUT/load.jsonl" >"$logf" 2>&1 &

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from authlib.integrations.flask_oauth2.errors import _HTTPException as AuthlibHTTPException
 from flask import Flask
 from flask import Response
 from flask import jsonify
@@ -43,6 +44,8 @@ def render_error(status: int, message: str | None = None, *, title: str | None =
 
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    if isinstance(exc, AuthlibHTTPException):
+        return exc.get_response()  # a protocol error Authlib already shaped (with WWW-Authenticate)
     status = exc.code or 500
     if _is_protocol():
         body = {"error": ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")}

@@ -57,13 +57,14 @@ def sign_in(client: FlaskClient, email: str = "citizen@example.com", password: s
 
 
 def follow_to_code(client: FlaskClient, url: str, *, email: str = "citizen@example.com",
-                   password: str = PASSWORD, decision: str = "allow") -> dict[str, str]:
+                   password: str = PASSWORD, decision: str = "allow",
+                   redirect_uri: str = REDIRECT_URI) -> dict[str, str]:
     """Drive authorize → sign-in → consent like a browser; return the callback's query."""
     response = client.get(url)
     for _ in range(10):
         if response.status_code in (302, 303):
             location = response.headers["Location"]
-            if location.startswith(REDIRECT_URI):
+            if location.startswith(redirect_uri):
                 return query_of(location)
             response = client.get(location)
             continue

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6750 import BearerTokenValidator as _BearerTokenValidator
+from authlib.oauth2.rfc6750 import InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint as _EndSessionEndpoint
@@ -13,6 +15,7 @@ from flask import current_app
 from joserfc.jwk import KeySet
 
 from idp.accounts import session as auth_session
+from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.db import utc_now
 from idp.oidc import tokens
@@ -41,6 +44,12 @@ class _Found:
         return self.row.revoked_at is not None or not self.row.client.active or not self.row.user.is_active
 
 
+def _require_token(request: Any) -> None:
+    # RFC 7009 §2.1 / RFC 7662 §2.1: only ``token`` is required; an unknown hint is ignored.
+    if not request.form.get("token"):
+        raise InvalidRequestError("Missing 'token' parameter.")
+
+
 def _query(token_string: str, hint: str | None) -> _Found | None:
     if not token_string or len(token_string) > 4096:
         return None
@@ -48,13 +57,14 @@ def _query(token_string: str, hint: str | None) -> _Found | None:
     row = tokens.find_any(db, token_string, hint)
     if row is None:
         return None
-    from idp.crypto import hash_secret
-
     return _Found(row, refresh=row.refresh_token_hash == hash_secret(token_string))
 
 
 class RevocationEndpoint(_RevocationEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS + ["none"]
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
         return _query(token_string, token_type_hint)
@@ -71,6 +81,9 @@ class RevocationEndpoint(_RevocationEndpoint):
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS
+
+    def check_params(self, request: Any, client: Client) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
         return _query(token_string, token_type_hint)
@@ -94,10 +107,14 @@ class EndSessionEndpoint(_EndSessionEndpoint):
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         claims = super()._validate_id_token_hint(id_token_hint)
         if claims.get("iss") != current_app.config["ISSUER"]:
-            from authlib.oauth2.rfc6749 import InvalidRequestError
-
             raise InvalidRequestError("The id_token_hint was not issued by this provider.")
         return claims
+
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Client | None:
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return self.server.query_client(aud) if isinstance(aud, str) else None
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
         auth_session.end_current(get_session())
@@ -114,6 +131,4 @@ class BearerTokenValidator(_BearerTokenValidator):
     def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
         super().validate_token(token, scopes, request)
         if not token.client.active or not token.user.is_active:
-            from authlib.oauth2.rfc6750 import InvalidTokenError
-
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)

@@ -83,6 +83,17 @@ def test_client_secret_basic_full_session(live_idp: LiveIdp, account: Account, r
     assert result["session_check"] == {"prompt_none": "login_required"}
 
 
+def test_userinfo_refuses_access_token_of_revoked_grant(live_idp: LiveIdp, run_rp: RunRp) -> None:
+    """RFC 7009 §2.1 (revoking the refresh token SHOULD revoke its access tokens), answered as
+    RFC 6750 §3 and OIDC Core §5.3.3 ask: 401 with ``WWW-Authenticate: Bearer error="invalid_token"``."""
+    client = live_idp.add_client()
+
+    result = run_rp(RP_CLIENT_ID=client["client_id"], RP_CLIENT_SECRET=client["client_secret"],
+                    RP_SKIP="end_session")
+
+    assert step(result, "revocation")["access_token_after_revocation"] == "invalid_token"
+
+
 def _ec_key() -> Any:
     return ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-ec-1"})
 

@@ -1,0 +1,88 @@
+"""Userinfo (OIDC Core §5.3) and bearer errors (RFC 6750 §3)."""
+
+import json
+
+import pytest
+from sqlalchemy import update
+
+from idp.db import get_session
+from idp.db import utc_now
+from idp.oidc.models import Token
+from tests.factories import make_client
+from tests.factories import make_user
+from tests.flows import full_flow
+
+
+@pytest.fixture
+def rp(app):
+    make_user(app)
+    return make_client(app)
+
+
+def _get(client, token, method="GET"):
+    return client.open("/userinfo", method=method, headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_claims_by_scope(client, rp, method):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid email")
+    info = _get(client, body["access_token"], method)
+    assert info.status_code == 200
+    assert info.json["email"] == "citizen@example.com" and info.json["email_verified"] is True
+    assert "name" not in info.json  # profile not asked for
+
+
+def test_sub_matches_the_id_token_and_is_pairwise(app, client, rp):
+    from joserfc import jwt as _jwt
+    from joserfc.jwk import KeySet
+
+    other = make_client(app, name="Other agency", redirect_uris=["https://other.example/cb"])
+    body = full_flow(client, rp.client.client_id, rp.client_secret)
+    keys = KeySet.import_key_set(client.get("/jwks.json").json)
+    sub = _jwt.decode(body["id_token"], keys).claims["sub"]
+    assert _get(client, body["access_token"]).json["sub"] == sub
+    from tests.flows import authorize_url, exchange, follow_to_code, pkce_pair
+
+    verifier, challenge = pkce_pair()
+    params = follow_to_code(client, authorize_url(other.client.client_id, challenge,
+                                                  redirect_uri="https://other.example/cb"),
+                            redirect_uri="https://other.example/cb")
+    other_body = exchange(client, params["code"], client_id=other.client.client_id, secret=other.client_secret,
+                          verifier=verifier, redirect_uri="https://other.example/cb").json
+    other_sub = _jwt.decode(other_body["id_token"], keys).claims["sub"]
+    assert other_sub != sub  # two agencies cannot link the citizen by sub
+
+
+def test_claims_parameter_selects_individual_claims(client, rp):
+    claims = json.dumps({"userinfo": {"name": {"essential": True}}, "id_token": {"email": None}})
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid", claims=claims)
+    info = _get(client, body["access_token"]).json
+    assert info["name"] == "Somchai Jaidee" and "email" not in info
+    from joserfc import jwt as _jwt
+    from joserfc.jwk import KeySet
+
+    id_claims = _jwt.decode(body["id_token"], KeySet.import_key_set(client.get("/jwks.json").json)).claims
+    assert id_claims["email"] == "citizen@example.com"
+
+
+def test_missing_token_is_401_with_a_challenge(client):
+    response = client.get("/userinfo")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="userinfo"'
+
+
+@pytest.mark.parametrize("token", ["garbage", "a" * 5000, "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."])
+def test_bad_token_is_invalid_token(client, token):
+    response = _get(client, token)
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_expired_token_is_invalid_token(app, client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret)
+    with app.app_context():
+        db = get_session()
+        db.execute(update(Token).values(access_expires_at=utc_now()))
+        db.commit()
+    response = _get(client, body["access_token"])
+    assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
