@@ -24,6 +24,14 @@ CONC=${CONC:-16}
 QUIET_WAIT=${QUIET_WAIT:-10}                 # driver waits (bounded) for the machine to go idle
 WORKLOADS=${WORKLOADS:-discovery,jwks,introspect,authcode,refresh,userinfo}
 IFS=, read -ra WL <<<"$WORKLOADS"
+# engines for the single-request workloads (discovery, jwks, introspect); authcode, refresh and
+# userinfo always run on the driver's aiohttp engine. autocannon has the higher ceiling (req/s),
+# aiohttp gives valid latencies against servers that close every connection (see README).
+ENGINES=${ENGINES:-autocannon,aiohttp}
+IFS=, read -ra ENG <<<"$ENGINES"
+for e in "${ENG[@]}"; do
+  [[ $e == autocannon || $e == aiohttp ]] || { echo "ENGINES: autocannon and/or aiohttp, got '$e'" >&2; exit 2; }
+done
 IDP_PORT=${IDP_PORT:-5055}
 PEER_PORT=${PEER_PORT:-3055}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -165,7 +173,7 @@ CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
   echo "oidc-provider: $(node -p "require('$PEERS/node-oidc-provider/node_modules/oidc-provider/package.json').version")"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU"
-  echo "workloads: $WORKLOADS"
+  echo "workloads: $WORKLOADS (single-request ones on: $ENGINES)"
 } >"$OUT/meta.txt"
 cat "$OUT/meta.txt" >&2
 
@@ -197,27 +205,35 @@ stop_server() {
 
 # ----------------------------------------------------------------------------- driver
 : >"$OUT/failures.tsv"
-drive_all() {   # drive_all RUN TARGET ISSUER: one driver process per workload, so that a failed
-  local run=$1 target=$2 issuer=$3 wl rc drv logf why   # pre-check stops only that workload
+drive_one() {   # drive_one RUN TARGET ISSUER WORKLOAD ENGINE: one driver process, so that a
+  local run=$1 target=$2 issuer=$3 wl=$4 eng=$5 rc drv logf why   # failed pre-check stops only it
+  logf="$OUT/run$run-$target-$wl-$eng.log"
+  timeout "$DRIVER_TIMEOUT" taskset -c "$DRIVER_CPU" "$PY" "$PEERS/driver/oidc_load.py" \
+    --issuer="$issuer" --client-id="$CLIENT_ID" --client-secret="$CLIENT_SECRET" \
+    --redirect-uri="$REDIRECT_URI" --username="$BENCH_EMAIL" --password="$BENCH_PASSWORD" \
+    --engine "$eng" --workloads "$wl" --introspect-via authcode \
+    --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONC" --quiet-wait "$QUIET_WAIT" \
+    --server-pid "$SRV_PID" --label "run$run $target" --json-out "$OUT/load.jsonl" >"$logf" 2>&1 &
+  drv=$!; PIDS+=("$drv")
+  rc=0; wait "$drv" || rc=$?
+  forget_pid "$drv"
+  if [ "$rc" = 0 ] && grep -q "^| $wl |" "$logf"; then
+    log "run$run $target $(grep "^| $wl |" "$logf" | tail -1)"
+  else
+    why=$(grep -v '^[[:space:]]*$' "$logf" | tail -1 | tr '\t' ' ' | cut -c1-400)
+    [ "$rc" = 124 ] && why="driver timed out after ${DRIVER_TIMEOUT}s; $why"
+    log "run$run $target $wl ($eng) FAILED (rc=$rc): $why"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "run$run" "$target" "$wl" "$eng" "$rc" "$why" >>"$OUT/failures.tsv"
+  fi
+}
+
+drive_all() {   # drive_all RUN TARGET ISSUER
+  local run=$1 target=$2 issuer=$3 wl eng
   for wl in "${WL[@]}"; do
-    logf="$OUT/run$run-$target-$wl.log"
-    timeout "$DRIVER_TIMEOUT" taskset -c "$DRIVER_CPU" "$PY" "$PEERS/driver/oidc_load.py" \
-      --issuer="$issuer" --client-id="$CLIENT_ID" --client-secret="$CLIENT_SECRET" \
-      --redirect-uri="$REDIRECT_URI" --username="$BENCH_EMAIL" --password="$BENCH_PASSWORD" \
-      --engine autocannon --workloads "$wl" --introspect-via authcode \
-      --duration "$DURATION" --warmup "$WARMUP" --concurrency "$CONC" --quiet-wait "$QUIET_WAIT" \
-      --server-pid "$SRV_PID" --label "run$run $target" --json-out "$OUT/load.jsonl" >"$logf" 2>&1 &
-    drv=$!; PIDS+=("$drv")
-    rc=0; wait "$drv" || rc=$?
-    forget_pid "$drv"
-    if [ "$rc" = 0 ] && grep -q "^| $wl |" "$logf"; then
-      log "run$run $target $(grep "^| $wl |" "$logf" | tail -1)"
-    else
-      why=$(grep -v '^[[:space:]]*$' "$logf" | tail -1 | tr '\t' ' ' | cut -c1-400)
-      [ "$rc" = 124 ] && why="driver timed out after ${DRIVER_TIMEOUT}s; $why"
-      log "run$run $target $wl FAILED (rc=$rc): $why"
-      printf '%s\t%s\t%s\t%s\t%s\n' "run$run" "$target" "$wl" "$rc" "$why" >>"$OUT/failures.tsv"
-    fi
+    case $wl in
+      authcode|refresh|userinfo) drive_one "$run" "$target" "$issuer" "$wl" aiohttp ;;  # stateful: aiohttp only
+      *) for eng in "${ENG[@]}"; do drive_one "$run" "$target" "$issuer" "$wl" "$eng"; done ;;
+    esac
     if ! kill -0 "$SRV_PID" 2>/dev/null; then
       log "run$run $target: the server died during $wl"; return 1
     fi
@@ -229,6 +245,11 @@ bench_target() {  # bench_target RUN TARGET
   if [ "$target" = idp ]; then start_idp; issuer="http://127.0.0.1:$IDP_PORT"
   else start_peer; issuer="http://127.0.0.1:$PEER_PORT"; fi
   { echo "run$run $target pinning:"; pin_report "$SRV_PID"; } >>"$OUT/meta.txt"
+  # does the server keep connections alive? (gunicorn's sync worker closes each one; autocannon
+  # then mis-measures latency, see README)
+  local conn; conn=$(curl -s -D - -o /dev/null --max-time 5 "$issuer/.well-known/openid-configuration" \
+    | tr -d '\r' | awk -F': *' 'tolower($1)=="connection" {print tolower($2)}')
+  printf '%s\t%s\t%s\n' "run$run" "$target" "${conn:-keep-alive}" >>"$OUT/connection.tsv"
   log "run$run $target up (pid $SRV_PID, $issuer)"
   drive_all "$run" "$target" "$issuer" || true
   stop_server

@@ -72,7 +72,8 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
     check(app.config)
     secure = app.config["ISSUER"].startswith("https://")
-    app.config.setdefault("SESSION_COOKIE_SECURE", secure)
+    if secure:
+        app.config["SESSION_COOKIE_SECURE"] = True
     app.config["PREFERRED_URL_SCHEME"] = "https" if secure else "http"
 
 

@@ -47,9 +47,12 @@ def _missing_tool(message: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def node() -> str:
-    """``node`` (>= 20) with ``tests/interop/node_modules`` installed from package-lock.json."""
+    """``node`` (>= 20) with ``tests/interop/node_modules`` installed from package-lock.json.
+
+    Autouse, so a missing Node.js skips (or fails, in CI) before a server is started for nothing.
+    """
     node_bin, npm_bin = shutil.which("node"), shutil.which("npm")
     if not node_bin or not npm_bin:
         _missing_tool("interop tests need Node.js >= 20 and npm on PATH")
@@ -59,7 +62,7 @@ def node() -> str:
         _missing_tool(f"interop tests need Node.js >= 20, found {version}")
     if not (HERE / "node_modules" / "openid-client" / "package.json").exists():
         done = subprocess.run([npm_bin, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True,
-                              text=True, timeout=NPM_TIMEOUT)
+                              text=True, timeout=NPM_TIMEOUT, check=False)
         if done.returncode != 0:
             pytest.fail(f"npm ci failed in {HERE}:\n{done.stdout}\n{done.stderr}", pytrace=False)
     return node_bin
@@ -97,11 +100,12 @@ class LiveIdp:
     def cli(self, *args: str) -> dict[str, Any]:
         """Run ``idp ARGS --json`` against this server's instance and return its JSON."""
         done = subprocess.run([self.script, *args, "--json"], env=self.env, capture_output=True, text=True,
-                              timeout=CLI_TIMEOUT)
+                              timeout=CLI_TIMEOUT, check=False)
         if done.returncode != 0:
             pytest.fail(f"idp {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}",
                         pytrace=False)
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return out
 
     def add_client(self, *args: str) -> dict[str, Any]:
         """``idp clients add`` with the interop redirect and post-logout URIs, plus ARGS."""
@@ -201,7 +205,7 @@ def run_rp(node: str, live_idp: LiveIdp, account: Account) -> RunRp:
         env.update(rp_env)
         try:
             done = subprocess.run([node, str(RP_SCRIPT)], cwd=HERE, env=env, capture_output=True, text=True,
-                                  timeout=NODE_TIMEOUT)
+                                  timeout=NODE_TIMEOUT, check=False)
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"rp.mjs ran longer than {NODE_TIMEOUT} s:\n{exc.stdout!r}\n{exc.stderr!r}\n"
                         f"--- idp serve log ---\n{live_idp.log_tail()}", pytrace=False)

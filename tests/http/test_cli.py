@@ -1,0 +1,119 @@
+"""The ``idp`` command: JSON on stdout, errors on stderr with a non-zero exit."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from idp.cli import cli
+from idp.cli import clients
+from idp.cli import db
+from idp.cli import demo
+from idp.cli import keys
+from idp.cli import serve
+from idp.cli import users
+
+for _module in (clients, db, demo, keys, serve, users):
+    _module.register(cli)
+
+
+@pytest.fixture
+def run(app):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, list(args), obj=_script_info(app), catch_exceptions=False)
+
+    return invoke
+
+
+def _script_info(app):
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=lambda: app)
+
+
+def test_clients_add_prints_one_json_object(run):
+    result = run("clients", "add", "--name", "Licence", "--redirect-uri", "https://rp.example/cb", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"client_id", "client_secret"}
+
+
+def test_public_client_has_no_secret(run):
+    result = run("clients", "add", "--name", "SPA", "--redirect-uri", "https://rp.example/cb", "--auth-method",
+                 "none", "--json")
+    assert set(json.loads(result.stdout)) == {"client_id"}
+
+
+@pytest.mark.parametrize("uri", ["http://rp.example/cb", "https://rp.example/cb#frag", "not a uri"])
+def test_clients_add_refuses_unsafe_redirect_uris(run, uri):
+    result = run("clients", "add", "--name", "Bad", "--redirect-uri", uri, "--json")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "https" in result.stderr or "absolute" in result.stderr
+
+
+def test_private_key_jwt_client_needs_keys(run):
+    result = run("clients", "add", "--name", "K", "--redirect-uri", "https://rp.example/cb",
+                 "--auth-method", "private_key_jwt", "--json")
+    assert result.exit_code != 0 and "jwks" in result.stderr
+
+
+def test_public_client_cannot_skip_pkce(run):
+    result = run("clients", "add", "--name", "K", "--redirect-uri", "https://rp.example/cb",
+                 "--auth-method", "none", "--no-pkce", "--json")
+    assert result.exit_code != 0
+
+
+def test_users_create_applies_password_rules(run):
+    ok = run("users", "create", "--email", "a@example.com", "--password", "long enough phrase", "--json")
+    assert ok.exit_code == 0 and isinstance(json.loads(ok.stdout)["id"], int)
+    weak = run("users", "create", "--email", "b@example.com", "--password", "password", "--json")
+    assert weak.exit_code != 0 and "common" in weak.stderr
+    dup = run("users", "create", "--email", "A@example.com", "--password", "long enough phrase", "--json")
+    assert dup.exit_code != 0 and "email_taken" in dup.stderr
+
+
+def test_demo_seed_is_idempotent(app, run):
+    first = json.loads(run("demo", "seed", "--json").stdout)
+    second = json.loads(run("demo", "seed", "--json").stdout)
+    assert first == second
+    saved = json.loads(Path(first["client_file"]).read_text())
+    assert saved["client_id"] and saved["client_secret"]
+
+
+def test_init_is_safe_to_run_again(run):
+    assert run("init", "--json").exit_code == 0
+    assert json.loads(run("init", "--json").stdout)["keys_created"] == 0
+
+
+def test_keys_rotate_publishes_next_before_it_signs(app, client, run, tmp_path):
+    import shutil
+
+    keys_dir = tmp_path / "rot-keys"
+    shutil.copytree(app.config["KEYS_DIR"], keys_dir)
+    app.config["KEYS_DIR"] = str(keys_dir)
+    from idp.keyring import Keyring
+
+    app.extensions["idp.keyring"] = Keyring(keys_dir, app.config["SECRET_KEY"], retire_after=900)
+    before = json.loads(run("keys", "list", "--json").stdout)["keys"]
+    next_kids = {k["kid"] for k in before if k["state"] == "next"}
+    active_kids = {k["kid"] for k in before if k["state"] == "active"}
+    published = {k["kid"] for k in client.get("/jwks.json").json["keys"]}
+    assert next_kids <= published  # already published, not yet signing
+    run("keys", "rotate", "--json")
+    after = {k["kid"]: k["state"] for k in json.loads(run("keys", "list", "--json").stdout)["keys"]}
+    assert all(after[kid] == "active" for kid in next_kids)
+    assert all(after[kid] == "retired" for kid in active_kids)
+    # the running app picks it up without a restart; the retired keys stay published
+    published = {k["kid"] for k in client.get("/jwks.json").json["keys"]}
+    assert active_kids <= published and next_kids <= published
+    with app.app_context():
+        assert app.extensions["idp.keyring"].signing_key("RS256").kid in next_kids
+
+
+def test_private_key_files_are_encrypted_and_private(app):
+    for pem in Path(app.config["KEYS_DIR"]).glob("*.pem"):
+        assert pem.stat().st_mode & 0o077 == 0
+        assert b"ENCRYPTED PRIVATE KEY" in pem.read_bytes()
