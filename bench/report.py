@@ -161,7 +161,7 @@ def main(d: str) -> None:
                     notes.append(", ".join(f"{k}={v}" for k, v in r["extra"].items()))
                 notes.append(f"{r.get('duration_s')} s")
                 if bad_latency(r):
-                    p50 = p90 = p99 = f"({lat(r.get('p50_ms'), eng)})¹"
+                    p50 = f"({lat(r.get('p50_ms'), eng)})¹"
                     p90 = f"({lat(r.get('p90_ms'), eng)})¹"
                     p99 = f"({lat(r.get('p99_ms'), eng)})¹"
                 else:

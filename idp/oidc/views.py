@@ -79,6 +79,9 @@ def authorize() -> Response | tuple[str, int] | str:
         authz.refuse_interaction(params, login=login, consent=ask_consent, redirect_uri=redirect_uri)
     except OAuth2Error as err:
         return _error(err)
+    except ValueError:
+        # Authlib refuses to echo characters RFC 6749 forbids in error_description.
+        return render_error(400)
     if login:
         return _to_signin(params.login_hint, "select_account" in params.prompts)
     assert ctx is not None
