@@ -26,6 +26,8 @@ run: venv
 	  $(BIN)/idp serve --host 127.0.0.1 --port 5000
 
 test: venv
+	$(BIN)/ruff check idp tests examples
+	$(BIN)/mypy
 	env -u IDP_TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$IDP_TEST_DATABASE_URL" ] || $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  echo "== the suite again on PostgreSQL ($${IDP_TEST_DATABASE_URL:-$(PG_URL)}) =="; \

@@ -6,9 +6,9 @@ from flask import Flask
 from flask import current_app
 from flask import request
 from flask import session
+from flask_babel import get_locale
 
 from idp.extensions import babel
-from flask_babel import get_locale
 
 
 def select_locale() -> str | None:

@@ -150,7 +150,7 @@ class Keyring:
             if stamp == self._stamp:
                 return
             active: dict[str, SigningKey] = {}
-            published: list[SigningKey] = []
+            published: list[Any] = []
             now = _now()
             for info in list_keys(self.directory):
                 if info.state == "retired" and info.retired_at:

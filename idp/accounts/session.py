@@ -19,7 +19,6 @@ from idp.assurance.levels import acr_value
 from idp.crypto import random_token
 from idp.db import utc_now
 
-
 # Preferences and the pending-authorization marker survive the session id rotation.
 KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", "fresh_auth_pending")
 

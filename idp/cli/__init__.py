@@ -49,4 +49,8 @@ def main() -> None:
 
     for module in (clients, db, demo, keys, serve, users):
         module.register(cli)
-    cli(prog_name="idp")
+    try:
+        cli(prog_name="idp")
+    except ConfigError as exc:
+        click.echo(f"idp: {exc}", err=True)
+        sys.exit(2)

@@ -20,7 +20,8 @@ def init_command(as_json: bool) -> None:
     """Migrate the database to head and create signing keys when none exist (safe to repeat)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(app)
-    created = keyring.ensure_keys(Path(app.config["KEYS_DIR"]), app.config.get("KEYS_SECRET") or app.config["SECRET_KEY"])
+    secret = app.config.get("KEYS_SECRET") or app.config["SECRET_KEY"]
+    created = keyring.ensure_keys(Path(app.config["KEYS_DIR"]), secret)
     emit({"database": "at head", "keys_created": len(created), "keys_dir": app.config["KEYS_DIR"]}, as_json)
 
 

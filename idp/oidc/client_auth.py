@@ -56,9 +56,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def resolve_client_public_key(self, client: Client) -> KeySet:
         meta = client.client_metadata
         if meta.get("jwks"):
-            return KeySet.import_key_set(meta["jwks"])
+            return KeySet.import_key_set(meta["jwks"])  # type: ignore[arg-type]
         if meta.get("jwks_uri"):
-            return KeySet.import_key_set(fetch_jwks(meta["jwks_uri"]))
+            return KeySet.import_key_set(fetch_jwks(meta["jwks_uri"]))  # type: ignore[arg-type]
         raise InvalidClientError(description="The client has no registered keys.")
 
 

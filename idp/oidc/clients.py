@@ -80,7 +80,8 @@ def create_client(
     }
     if auth_method == "private_key_jwt":
         if bool(jwks) == bool(jwks_uri):
-            raise ClientMetadataError("invalid_client_metadata", "private_key_jwt needs exactly one of jwks or jwks_uri.")
+            raise ClientMetadataError("invalid_client_metadata",
+                                      "private_key_jwt needs exactly one of jwks or jwks_uri.")
         if jwks:
             metadata["jwks"] = _public_jwks(jwks)
         else:

@@ -61,7 +61,7 @@ def _query(token_string: str, hint: str | None) -> _Found | None:
 
 
 class RevocationEndpoint(_RevocationEndpoint):
-    CLIENT_AUTH_METHODS = CONFIDENTIAL_METHODS + ["none"]
+    CLIENT_AUTH_METHODS = [*CONFIDENTIAL_METHODS, "none"]
 
     def check_params(self, request: Any, client: Client) -> None:
         _require_token(request)

@@ -17,6 +17,7 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy import update
 
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
@@ -113,7 +114,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             auth_time=ctx.auth_time, acr=ctx.acr, amr=ctx.amr, sid=ctx.sid,
-            claims=request.requested_claims,
+            claims=request.requested_claims, requested_acr=request.requested_acr,
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
@@ -135,7 +136,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # Mark it used before anything is issued, atomically, so two racing requests cannot
         # both redeem it.
         result = db.execute(
-            AuthorizationCode.__table__.update()
+            update(AuthorizationCode)
             .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
             .values(used_at=utc_now())
         )
@@ -187,7 +188,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token: Token) -> None:
         db = get_session()
         result = db.execute(
-            Token.__table__.update()
+            update(Token)
             .where(Token.id == refresh_token.id, Token.refresh_used_at.is_(None))
             .values(refresh_used_at=utc_now())
         )

@@ -119,6 +119,8 @@ class AuthorizationCode(Base):
     amr: Mapped[list[str]]
     sid: Mapped[str | None] = mapped_column(String(64))
     claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the RP asked for (acr_values, preference order); the assurance rules read it.
+    requested_acr: Mapped[list[str]] = mapped_column(default=list)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[Created]

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint
-from flask import Response
+from werkzeug.wrappers import Response
 from flask import current_app
 from flask import jsonify
 from flask import redirect
@@ -97,6 +97,7 @@ def authorize() -> Response | tuple[str, int] | str:
     grant.request.auth_context = ctx
     grant.request.granted_scope = grant.request.scope
     grant.request.requested_claims = params.claims
+    grant.request.requested_acr = params.acr_values[:10]
     return _finish(grant, ctx.user)
 
 
@@ -107,12 +108,12 @@ def _to_signin(login_hint: str | None, select_account: bool) -> Response:
     args[FRESH_PARAM] = [marker]
     query = urlencode(args, doseq=True)
     target = url_for("oidc.authorize") + "?" + query
-    signin_args = {"next": target}
+    signin_args: dict[str, str] = {"next": target}
     if login_hint:
         signin_args["login_hint"] = login_hint
     if select_account:
         signin_args["switch"] = "1"
-    return redirect(url_for("accounts.signin", **signin_args))
+    return redirect(url_for("accounts.signin", **signin_args))  # type: ignore[arg-type]
 
 
 def _finish(grant: object, user: object) -> Response:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 17:56:59.133502
+Create Date: 2026-11-26 18:09:51.948605
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def upgrade() -> None:
     sa.Column('amr', sa.JSON(), nullable=False),
     sa.Column('sid', sa.String(length=64), nullable=True),
     sa.Column('claims', sa.JSON(), nullable=False),
+    sa.Column('requested_acr', sa.JSON(), nullable=False),
     sa.Column('expires_at', idp.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('used_at', idp.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', idp.db.UTCDateTime(timezone=True), nullable=False),

@@ -198,3 +198,19 @@ def test_consent_post_needs_csrf(client, rp):
     response = client.post(url, data={"decision": "allow"})
     assert response.status_code == 400
     assert "Location" not in response.headers
+
+
+def test_acr_values_are_recorded_and_the_id_token_reports_what_was_achieved(app, client, rp):
+    from sqlalchemy import select
+
+    from idp.db import get_session
+    from idp.oidc.models import AuthorizationCode
+
+    _, challenge = pkce_pair()
+    params = follow_to_code(client, authorize_url(rp.client.client_id, challenge,
+                                                  acr_values="urn:th:digitalid:ial2:aal2 urn:th:digitalid:ial1:aal1"))
+    assert "code" in params
+    with app.app_context():
+        row = get_session().scalar(select(AuthorizationCode))
+        assert row.requested_acr == ["urn:th:digitalid:ial2:aal2", "urn:th:digitalid:ial1:aal1"]
+        assert row.acr == "urn:th:digitalid:ial1:aal1"  # never more than was done

@@ -117,3 +117,16 @@ def test_private_key_files_are_encrypted_and_private(app):
     for pem in Path(app.config["KEYS_DIR"]).glob("*.pem"):
         assert pem.stat().st_mode & 0o077 == 0
         assert b"ENCRYPTED PRIVATE KEY" in pem.read_bytes()
+
+
+def test_unsafe_setting_refuses_to_start_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "idp"
+    env = {**os.environ, "IDP_ISSUER": "http://idp.example.go.th", "IDP_INSTANCE_PATH": str(tmp_path)}
+    env.pop("IDP_TEST_DATABASE_URL", None)
+    result = subprocess.run([str(script), "init"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "https" in result.stderr

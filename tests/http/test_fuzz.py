@@ -78,7 +78,7 @@ def test_protocol_endpoints(app, client, rp, pairs, path, auth):
     if path == "/userinfo":
         assert response.status_code == 401 and response.headers["WWW-Authenticate"].lower().startswith("bearer")
     elif path != "/logout":
-        assert response.status_code == 200 or response.is_json and "error" in response.json
+        assert response.status_code == 200 or (response.is_json and "error" in response.json)
 
 
 @SETTINGS

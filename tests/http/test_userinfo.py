@@ -41,7 +41,10 @@ def test_sub_matches_the_id_token_and_is_pairwise(app, client, rp):
     keys = KeySet.import_key_set(client.get("/jwks.json").json)
     sub = _jwt.decode(body["id_token"], keys).claims["sub"]
     assert _get(client, body["access_token"]).json["sub"] == sub
-    from tests.flows import authorize_url, exchange, follow_to_code, pkce_pair
+    from tests.flows import authorize_url
+    from tests.flows import exchange
+    from tests.flows import follow_to_code
+    from tests.flows import pkce_pair
 
     verifier, challenge = pkce_pair()
     params = follow_to_code(client, authorize_url(other.client.client_id, challenge,
