@@ -8,6 +8,7 @@ sign the person in, ask for consent, or issue a code.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -21,8 +22,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.oidc.claims import InvalidClaimsParameter
+from idp.oidc.claims import consent_items
 from idp.oidc.claims import parse_claims_parameter
 
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -99,6 +102,31 @@ def _hint_subject(token: str, *, keys: KeySet, issuer: str, redirect_uri: str) -
     if decoded.claims.get("iss") != issuer or not isinstance(decoded.claims.get("sub"), str):
         raise InvalidRequestError("The id_token_hint was not issued by this provider.", redirect_uri=redirect_uri)
     return str(decoded.claims["sub"])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What stands between the request and a code: signing in, consenting (to ``items``), or nothing."""
+
+    login: bool
+    consent: bool
+    items: list[str]
+
+
+def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope: str, fresh: bool,
+           now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool]) -> Decision:
+    """Decide the next step of an authorization.
+
+    :param fresh: the person signed in just now for this very request (``prompt=login`` and
+        ``max_age`` are then satisfied rather than looping back to sign-in)
+    :param subject: the ``sub`` this client sees for a user, to compare with ``id_token_hint``
+    :param consented: whether remembered consent covers the given items
+    """
+    hint_matches = params.hint_sub is None or (ctx is not None and subject(ctx.user) == params.hint_sub)
+    login = needs_login(params, ctx, fresh=fresh, hint_matches=hint_matches, now=now)
+    items = consent_items(scope, params.claims)
+    ask = not trusted and ("consent" in params.prompts or ctx is None or not consented(items))
+    return Decision(login=login, consent=ask, items=items)
 
 
 def needs_login(params: OidcParams, ctx: AuthContext | None, *, fresh: bool, hint_matches: bool,

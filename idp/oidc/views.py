@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint
-from werkzeug.wrappers import Response
 from flask import current_app
 from flask import jsonify
 from flask import redirect
@@ -15,8 +15,11 @@ from flask import render_template
 from flask import request
 from flask import session as cookie
 from flask import url_for
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from idp.accounts import session as auth_session
+from idp.accounts.session import AuthContext
 from idp.db import get_session
 from idp.db import utc_now
 from idp.errors import render_error
@@ -25,7 +28,6 @@ from idp.extensions import csrf
 from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
-from idp.oidc.claims import consent_items
 from idp.oidc.claims import release
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.subjects import subject_for
@@ -60,45 +62,49 @@ def authorize() -> Response | tuple[str, int] | str:
     db = get_session()
     ctx = auth_session.current(db)
     try:
-        grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
-        redirect_uri = grant.redirect_uri
-        keyring = current_app.extensions["idp.keyring"]
-        params = authz.parse_params(request.values, redirect_uri=redirect_uri, keys=keyring.public_keys(),
-                                    issuer=current_app.config["ISSUER"])
-        client = grant.request.client
-        if "ui_locales" in request.values:
-            cookie["ui_locales"] = request.values["ui_locales"][:64]
-        fresh = (ctx is not None and request.values.get(FRESH_PARAM) == cookie.get("fresh_auth")
-                 and bool(cookie.get("fresh_auth")))
-        hint_ok = params.hint_sub is None or (ctx is not None and params.hint_sub == subject_for(ctx.user, client))
-        login = authz.needs_login(params, ctx, fresh=fresh, hint_matches=hint_ok, now=utc_now())
-        items = consent_items(grant.request.scope or "", params.claims)
-        ask_consent = not client.trusted and (
-            "consent" in params.prompts or ctx is None
-            or not consent.has_consent(db, user_id=ctx.user.id, client_id=client.id, items=items))
-        authz.refuse_interaction(params, login=login, consent=ask_consent, redirect_uri=redirect_uri)
+        grant, params, decision = _validate_authorization(db, ctx)
     except OAuth2Error as err:
         return _error(err)
     except ValueError:
         # Authlib refuses to echo characters RFC 6749 forbids in error_description.
         return render_error(400)
-    if login:
+    if decision.login or ctx is None:
         return _to_signin(params.login_hint, "select_account" in params.prompts)
-    assert ctx is not None
-    decision = request.form.get("decision") if request.method == "POST" else None
-    if ask_consent and decision is None:
-        return render_template("oidc/consent.html", client=client, items=items, user=ctx.user,
-                               describe=consent.describe, action=request.full_path)
-    if decision == "deny":
+    answer = request.form.get("decision") if request.method == "POST" else None
+    if decision.consent and answer is None:
+        return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
+                               user=ctx.user, describe=consent.describe, action=request.full_path)
+    if answer == "deny":
         return _finish(grant, None)
-    if ask_consent:
-        consent.grant_consent(db, user_id=ctx.user.id, client_id=client.id, items=items)
+    if decision.consent:
+        consent.grant_consent(db, user_id=ctx.user.id, client_id=grant.request.client.id, items=decision.items)
     cookie.pop("fresh_auth", None)
     grant.request.auth_context = ctx
     grant.request.granted_scope = grant.request.scope
     grant.request.requested_claims = params.claims
     grant.request.requested_acr = params.acr_values[:10]
     return _finish(grant, ctx.user)
+
+
+def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, authz.OidcParams, authz.Decision]:
+    """Authlib validates the OAuth request; then the OIDC parameters decide what the person must do."""
+    grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
+    params = authz.parse_params(request.values, redirect_uri=grant.redirect_uri,
+                                keys=current_app.extensions["idp.keyring"].public_keys(),
+                                issuer=current_app.config["ISSUER"])
+    if "ui_locales" in request.values:
+        cookie["ui_locales"] = request.values["ui_locales"][:64]
+    client = grant.request.client
+    marker = cookie.get("fresh_auth")
+    decision = authz.decide(
+        params, ctx, trusted=client.trusted, scope=grant.request.scope or "", now=utc_now(),
+        fresh=bool(marker) and request.values.get(FRESH_PARAM) == marker,
+        subject=(lambda user: subject_for(user, client)),
+        consented=lambda items: ctx is not None and consent.has_consent(
+            db, user_id=ctx.user.id, client_id=client.id, items=items),
+    )
+    authz.refuse_interaction(params, login=decision.login, consent=decision.consent, redirect_uri=grant.redirect_uri)
+    return grant, params, decision
 
 
 def _to_signin(login_hint: str | None, select_account: bool) -> Response:

@@ -1,0 +1,61 @@
+"""The authorization decision, without HTTP or a database."""
+
+import datetime as dt
+
+import pytest
+
+from idp.accounts.models import User
+from idp.accounts.session import AuthContext
+from idp.oidc.authorize import OidcParams
+from idp.oidc.authorize import decide
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+USER = User(id=1, subject_seed="seed", email="a@example.com")
+
+
+def params(**kw):
+    base = {"prompts": frozenset(), "max_age": None, "login_hint": None, "hint_sub": None}
+    base.update(kw)
+    return OidcParams(**base)
+
+
+def ctx(age_seconds=10):
+    return AuthContext(user=USER, sid="s", auth_time=NOW - dt.timedelta(seconds=age_seconds), amr=["pwd"],
+                       acr="urn:th:digitalid:ial1:aal1")
+
+
+def run(p, c, *, trusted=False, fresh=False, consented=True, scope="openid email"):
+    return decide(p, c, trusted=trusted, scope=scope, fresh=fresh, now=NOW, subject=lambda u: "sub-1",
+                  consented=lambda items: consented)
+
+
+def test_no_session_needs_login_and_consent():
+    d = run(params(), None)
+    assert d.login and d.consent and d.items == ["email"]
+
+
+@pytest.mark.parametrize("p", [params(prompts=frozenset({"login"})), params(max_age=5),
+                               params(hint_sub="someone-else"), params(prompts=frozenset({"select_account"}))])
+def test_reasons_to_sign_in_again(p):
+    assert run(p, ctx(age_seconds=60)).login
+
+
+@pytest.mark.parametrize("p", [params(prompts=frozenset({"login"})), params(max_age=0)])
+def test_a_fresh_sign_in_satisfies_prompt_login_and_max_age(p):
+    assert not run(p, ctx(age_seconds=60), fresh=True).login
+
+
+def test_max_age_not_yet_reached_and_matching_hint():
+    assert not run(params(max_age=3600, hint_sub="sub-1"), ctx(age_seconds=60)).login
+
+
+def test_consent_remembered_trusted_or_forced():
+    assert not run(params(), ctx()).consent
+    assert run(params(), ctx(), consented=False).consent
+    assert not run(params(), ctx(), consented=False, trusted=True).consent
+    assert run(params(prompts=frozenset({"consent"})), ctx()).consent
+
+
+def test_individually_requested_claims_are_consent_items():
+    p = params(claims={"userinfo": {"phone_number": None, "sub": None}})
+    assert run(p, ctx(), scope="openid").items == ["claim:phone_number"]
