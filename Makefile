@@ -37,7 +37,7 @@ test: venv
 	fi
 
 translations: venv
-	$(BIN)/pybabel extract -F babel.cfg -o idp/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o idp/translations/messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i idp/translations/messages.pot -d idp/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d idp/translations
 
