@@ -38,7 +38,7 @@ def load_tsv(path: str, fields: tuple[str, ...]) -> list[dict]:
             for line in f:
                 parts = line.rstrip("\n").split("\t", len(fields) - 1)
                 if len(parts) == len(fields):
-                    out.append(dict(zip(fields, parts)))
+                    out.append(dict(zip(fields, parts, strict=False)))
     return out
 
 
@@ -48,7 +48,10 @@ def split_label(label: str) -> tuple[str, str]:
 
 
 def num(v, nd: int = 0) -> str:
-    return "–" if v is None else f"{v:,.{nd}f}"
+    if v is None:
+        return "–"
+    out = f"{v:,.{nd}f}"
+    return out[1:] if out.startswith("-") and not out.strip("-0.,") else out  # "-0" -> "0"
 
 
 def rate(v) -> str:
@@ -95,10 +98,18 @@ def main(d: str) -> None:
     meta = os.path.join(d, "meta.txt")
     if os.path.exists(meta):
         with open(meta) as f:
-            keep = [ln.rstrip() for ln in f if re.match(r"(cpus|node|oidc-provider|load average|settings|workloads|repo):", ln)]
+            wanted = r"(cpus|node|oidc-provider|load average|settings|workloads|repo):"
+            keep = [ln.rstrip() for ln in f if re.match(wanted, ln)]
         for ln in keep:
             print(f"- {ln}")
-        print()
+    others = [r["other_cpu_pct"] for r in rows if r.get("other_cpu_pct") is not None]
+    if others:
+        noisy = sum(1 for v in others if v > 30)
+        print(f"- other CPU during the measured rows (load from outside the server and the driver, % of one core): "
+              f"median {statistics.median(others):.0f} %, max {max(others):.0f} %; "
+              f"{noisy} of {len(others)} rows above 30 %"
+              f"{' (noisy: compare with care, rerun when the machine is idle)' if noisy else ''}")
+    print()
     many = len(runs) > 1
     print("req/s counts successful responses only; authcode counts complete login flows/s (HTTP requests/s in "
           f"brackets). Latency in ms ({'median over ' + str(len(runs)) + ' runs' if many else 'one run'}); autocannon "
@@ -126,29 +137,35 @@ def main(d: str) -> None:
                 footnote = True
                 cells += [cell, "n/a¹", "n/a¹"]
             else:
-                cells += [cell, lat(med([r.get("p50_ms") for r in rs]), eng), lat(med([r.get("p99_ms") for r in rs]), eng)]
+                cells += [cell, lat(med([r.get("p50_ms") for r in rs]), eng),
+                          lat(med([r.get("p99_ms") for r in rs]), eng)]
         ratio = f"{rates['idp'] / rates['peer']:.2f}×" if rates.get("idp") is not None and rates.get("peer") else "–"
         print(f"| {wl} ({eng}) | " + " | ".join(cells) + f" | {ratio} |")
     if footnote:
-        print("\n¹ This server answers every request with `Connection: close` (gunicorn's sync worker has no keep-alive). "
+        print("\n¹ This server answers every request with `Connection: close` "
+              "(gunicorn's sync worker has no keep-alive). "
               "autocannon then writes its next request onto the closing socket and never drops it from its queue, so "
               "each later response is timed from an older request and its latencies grow with the run length: they "
-              "are not reported. Its request count is still right. Read the latency from the aiohttp row.")
+              "are not reported. Its count of completed requests is still right. "
+              "Read the latency from the aiohttp row.")
 
     print("\n## Every row\n")
     print("CPU in % of one core: srv = the server's process tree (pinned to one core, so ~100 = saturated), "
           "drv = the driver, other = the rest of the machine during the run (load from other processes: "
           "rows with a high value are unreliable).\n")
-    print("| run | target | workload | engine | ok req/s | p50 | p90 | p99 | errors | srv CPU | drv CPU | other CPU | notes |")
+    print("| run | target | workload | engine | ok req/s | p50 | p90 | p99 | errors "
+          "| srv CPU | drv CPU | other CPU | notes |")
     print("|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|")
     for run in runs:
         for t in TARGETS:
             for wl, eng in order:
                 r = next((x for x in by.get((t, wl, eng), []) if x["_run"] == run), None)
                 if r is None:
-                    f = next((x for x in fails if (x["run"], x["target"], x["workload"], x["engine"]) == (run, t, wl, eng)), None)
+                    key = (run, t, wl, eng)
+                    f = next((x for x in fails if (x["run"], x["target"], x["workload"], x["engine"]) == key), None)
                     if f:
-                        print(f"| {run} | {t} | {wl} | {eng} | FAILED | | | | rc={f['rc']} | | | | {f['why'].replace('|', '/')} |")
+                        why = f["why"].replace("|", "/")
+                        print(f"| {run} | {t} | {wl} | {eng} | FAILED | | | | rc={f['rc']} | | | | {why} |")
                     continue
                 rr = rate(r.get("ok_rps"))
                 if r.get("http_rps") is not None:
@@ -167,7 +184,8 @@ def main(d: str) -> None:
                 else:
                     p50, p90, p99 = (lat(r.get(k), eng) for k in ("p50_ms", "p90_ms", "p99_ms"))
                 print(f"| {run} | {t} | {wl} | {eng} | {rr} | {p50} | {p90} | {p99} | {errs} | "
-                      f"{num(r.get('server_cpu_pct'))} | {num(r.get('driver_cpu_pct'))} | {num(r.get('other_cpu_pct'))} | "
+                      f"{num(r.get('server_cpu_pct'))} | {num(r.get('driver_cpu_pct'))} | "
+                      f"{num(r.get('other_cpu_pct'))} | "
                       f"{'; '.join(notes)} |")
     if fails:
         print("\n## Workloads that did not run\n")

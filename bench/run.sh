@@ -181,8 +181,8 @@ cat "$OUT/meta.txt" >&2
 SRV_PID=""
 start_idp() {
   port_free "$IDP_PORT" || { log "port $IDP_PORT is busy"; return 1; }
-  # taskset before exec: gunicorn's master and its ONE worker inherit the single core
-  timeout "$SERVER_TIMEOUT" taskset -c "$SERVER_CPU" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers 1 \
+  # taskset outermost: the timeout wrapper, gunicorn's master and its ONE worker all inherit the core
+  taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers 1 \
     >>"$OUT/idp-serve.log" 2>&1 &
   SRV_PID=$!; PIDS+=("$SRV_PID")
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "$SRV_PID"
@@ -194,7 +194,7 @@ start_peer() {
     exec env -u IDP_ISSUER -u IDP_INSTANCE_PATH -u IDP_KEYS_DIR \
       PORT="$PEER_PORT" HOST=127.0.0.1 CLIENT_ID="$CLIENT_ID" CLIENT_SECRET="$CLIENT_SECRET" REDIRECT_URI="$REDIRECT_URI" \
       LOGIN_ARGON2=1 LOGIN_PASSWORD="$BENCH_PASSWORD" ROTATE_REFRESH_TOKEN=1 \
-      timeout "$SERVER_TIMEOUT" taskset -c "$SERVER_CPU" node provider.mjs) >>"$OUT/peer.log" 2>&1 &
+      taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" node provider.mjs) >>"$OUT/peer.log" 2>&1 &
   SRV_PID=$!; PIDS+=("$SRV_PID")
   wait_http "http://127.0.0.1:$PEER_PORT/.well-known/openid-configuration" "$SRV_PID"
 }
@@ -208,7 +208,7 @@ stop_server() {
 drive_one() {   # drive_one RUN TARGET ISSUER WORKLOAD ENGINE: one driver process, so that a
   local run=$1 target=$2 issuer=$3 wl=$4 eng=$5 rc drv logf why   # failed pre-check stops only it
   logf="$OUT/run$run-$target-$wl-$eng.log"
-  timeout "$DRIVER_TIMEOUT" taskset -c "$DRIVER_CPU" "$PY" "$PEERS/driver/oidc_load.py" \
+  taskset -c "$DRIVER_CPU" timeout "$DRIVER_TIMEOUT" "$PY" "$PEERS/driver/oidc_load.py" \
     --issuer="$issuer" --client-id="$CLIENT_ID" --client-secret="$CLIENT_SECRET" \
     --redirect-uri="$REDIRECT_URI" --username="$BENCH_EMAIL" --password="$BENCH_PASSWORD" \
     --engine "$eng" --workloads "$wl" --introspect-via authcode \

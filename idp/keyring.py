@@ -138,6 +138,7 @@ class Keyring:
         self._active: dict[str, SigningKey] = {}
         self._published: KeySet = KeySet([])
         self._jwks: dict[str, Any] = {"keys": []}
+        self._jwks_json = '{"keys": []}'
 
     def _refresh(self) -> None:
         try:
@@ -168,6 +169,7 @@ class Keyring:
             self._active = active
             self._published = KeySet(published)
             self._jwks = {"keys": [k.as_dict(private=False) for k in published]}
+            self._jwks_json = json.dumps(self._jwks)
             self._stamp = stamp
 
     def signing_key(self, alg: str) -> SigningKey:
@@ -185,6 +187,10 @@ class Keyring:
     def jwks(self) -> dict[str, Any]:
         self._refresh()
         return self._jwks
+
+    def jwks_json(self) -> str:
+        self._refresh()
+        return self._jwks_json
 
     def algorithms(self) -> list[str]:
         self._refresh()

@@ -28,13 +28,17 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=0, type=int, help="Worker processes [default: one per core].")
-def serve_command(host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
+def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the IdP."""
     create_app()  # fail here, with the one-line reason, before gunicorn forks
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers or (os.cpu_count() or 1),
-        "worker_class": "sync",
+        # gthread keeps connections alive (the sync worker closes each one and then waits for
+        # the client to close its side, which idles the worker); threads overlap database waits.
+        "worker_class": "gthread",
+        "threads": threads,
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -163,16 +164,17 @@ def userinfo() -> Response:
 
 @bp.route("/jwks.json")
 def jwks() -> Response:
-    response = jsonify(current_app.extensions["idp.keyring"].jwks())
-    response.headers["Cache-Control"] = "public, max-age=300"
-    return response
+    body = current_app.extensions["idp.keyring"].jwks_json()
+    return Response(body, mimetype="application/json", headers={"Cache-Control": "public, max-age=300"})
 
 
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Response:
-    response = jsonify(provider_metadata())
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+    # The document only changes with configuration: build it once per process.
+    body = current_app.extensions.get("idp.discovery")
+    if body is None:
+        body = current_app.extensions["idp.discovery"] = json.dumps(provider_metadata())
+    return Response(body, mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"})
 
 
 @bp.route("/logout", methods=["GET", "POST"])
