@@ -53,6 +53,7 @@ def create_client(
     jwks: dict[str, Any] | None = None,
     jwks_uri: str | None = None,
     subject_type: str = "pairwise",
+    sector_identifier_uri: str | None = None,
     scope: str = "openid profile email phone address offline_access",
     id_token_signed_response_alg: str = "RS256",
     trusted: bool = False,
@@ -70,6 +71,14 @@ def create_client(
         raise ClientMetadataError("invalid_client_metadata", "subject_type must be pairwise or public.")
     if id_token_signed_response_alg not in ("RS256", "ES256"):
         raise ClientMetadataError("invalid_client_metadata", "id_token_signed_response_alg must be RS256 or ES256.")
+    hosts = {urlsplit(u).hostname for u in uris}
+    if sector_identifier_uri:
+        check_redirect_uri(sector_identifier_uri, error="invalid_client_metadata")
+    elif subject_type == "pairwise" and len(hosts) > 1:
+        # OIDC Core §8.1: without a sector identifier the hosts of the redirect URIs are the sector,
+        # and there must be exactly one.
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "Redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects.")
     if auth_method == "none" and not require_pkce:
         raise ClientMetadataError("invalid_client_metadata", "Public clients always need PKCE.")
     metadata: dict[str, Any] = {
@@ -78,6 +87,8 @@ def create_client(
         "id_token_signed_response_alg": id_token_signed_response_alg,
         "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
     }
+    if sector_identifier_uri:
+        metadata["sector_identifier_uri"] = sector_identifier_uri
     if auth_method == "private_key_jwt":
         if bool(jwks) == bool(jwks_uri):
             raise ClientMetadataError("invalid_client_metadata",

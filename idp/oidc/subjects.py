@@ -22,7 +22,7 @@ def sector_of(client: Client) -> str:
     if uri:
         return urlsplit(uri).hostname or uri
     hosts = sorted({urlsplit(u).hostname or u for u in client.redirect_uris})
-    return hosts[0] if len(hosts) == 1 else client.client_id
+    return hosts[0] if len(hosts) == 1 else client.client_id  # refused at registration; never shared
 
 
 def subject_for(user: User, client: Client) -> str:

@@ -89,3 +89,27 @@ def test_expired_token_is_invalid_token(app, client, rp):
         db.commit()
     response = _get(client, body["access_token"])
     assert response.status_code == 401 and 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_same_sector_same_sub_public_subject_is_shared(app, client):
+    from joserfc import jwt as _jwt
+    from joserfc.jwk import KeySet
+
+    make_user(app)
+    keys = lambda: KeySet.import_key_set(client.get("/jwks.json").json)  # noqa: E731
+    sector = "https://agency.example/sector.json"
+    subs = []
+    for name, subject_type, extra in [("A", "pairwise", {"sector_identifier_uri": sector}),
+                                      ("B", "pairwise", {"sector_identifier_uri": sector}),
+                                      ("C", "public", {}), ("D", "public", {})]:
+        rp = make_client(app, name=name, subject_type=subject_type, **extra)
+        body = full_flow(client, rp.client.client_id, rp.client_secret)
+        subs.append(_jwt.decode(body["id_token"], keys()).claims["sub"])
+    assert subs[0] == subs[1] and subs[2] == subs[3] and subs[0] != subs[2]
+
+
+def test_pairwise_client_with_several_hosts_needs_a_sector(app):
+    from idp.oidc.clients import ClientMetadataError
+
+    with pytest.raises(ClientMetadataError):
+        make_client(app, redirect_uris=["https://a.example/cb", "https://b.example/cb"])
