@@ -44,6 +44,18 @@ def downgrade_command(revision: str) -> None:
     migrate.downgrade(current_app._get_current_object(), revision)  # type: ignore[attr-defined]
 
 
+@db_group.command("prune")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def prune_command(as_json: bool) -> None:
+    """Delete expired codes, client-assertion ids and tokens (run it daily, e.g. from cron)."""
+    from idp.db import get_session
+    from idp.db import utc_now
+    from idp.oidc.tokens import prune
+
+    emit(prune(get_session(), now=utc_now()), as_json)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(init_command)
     cli.add_command(db_group)

@@ -15,6 +15,8 @@ from typing import Any
 
 from flask import current_app
 from joserfc import jwt
+from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -23,8 +25,10 @@ from idp.accounts.models import User
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Token
+from idp.oidc.models import UsedAssertion
 from idp.oidc.subjects import subject_for
 
 ACCESS_TOKEN_ALG = "RS256"
@@ -130,3 +134,24 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
         "amr": list(row.amr),
     }
     return payload
+
+
+def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=1)) -> dict[str, int]:
+    """Delete what can no longer be used: expired codes, assertions and tokens, after ``keep``.
+
+    Used codes and rotated refresh tokens are kept for ``keep`` so a replay is still recognised
+    (and still revokes its family) for a while after the fact.
+    """
+    cutoff = now - keep
+    counts: dict[str, int] = {}
+    result = db.execute(delete(Token).where(
+        Token.access_expires_at < cutoff,
+        or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at < cutoff,
+            Token.revoked_at < cutoff, Token.refresh_used_at < cutoff)))
+    counts["tokens"] = result.rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff))
+    counts["authorization_codes"] = result.rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
+    counts["used_assertions"] = result.rowcount  # type: ignore[attr-defined]
+    db.commit()
+    return counts

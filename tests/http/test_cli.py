@@ -130,3 +130,38 @@ def test_unsafe_setting_refuses_to_start_with_one_line(tmp_path):
     result = subprocess.run([str(script), "init"], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "https" in result.stderr
+
+
+def test_db_prune_deletes_only_what_can_no_longer_be_used(app, client, run):
+    import datetime as dt
+
+    from sqlalchemy import func
+    from sqlalchemy import select
+    from sqlalchemy import update
+
+    from idp.db import get_session
+    from idp.db import utc_now
+    from idp.oidc.models import AuthorizationCode
+    from idp.oidc.models import Token
+    from tests.factories import make_client
+    from tests.factories import make_user
+    from tests.flows import basic
+    from tests.flows import full_flow
+
+    make_user(app)
+    rp = make_client(app)
+    full_flow(client, rp.client.client_id, rp.client_secret)  # short-lived, no refresh token
+    live = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid offline_access")
+    long_ago = utc_now() - dt.timedelta(days=3)
+    with app.app_context():
+        db = get_session()
+        db.execute(update(Token).values(access_expires_at=long_ago))
+        db.execute(update(AuthorizationCode).values(expires_at=long_ago))
+        db.commit()
+    counts = json.loads(run("db", "prune", "--json").stdout)
+    assert counts["tokens"] == 1 and counts["authorization_codes"] == 2
+    with app.app_context():
+        assert get_session().scalar(select(func.count()).select_from(Token)) == 1
+    refreshed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": live["refresh_token"]},
+                            headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert refreshed.status_code == 200
