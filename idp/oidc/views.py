@@ -70,7 +70,7 @@ def authorize() -> Response | tuple[str, int] | str:
         # Authlib refuses to echo characters RFC 6749 forbids in error_description.
         return render_error(400)
     if decision.login or ctx is None:
-        return _to_signin(params.login_hint, "select_account" in params.prompts)
+        return _to_signin(params.login_hint)
     answer = request.form.get("decision") if request.method == "POST" else None
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
@@ -108,7 +108,7 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     return grant, params, decision
 
 
-def _to_signin(login_hint: str | None, select_account: bool) -> Response:
+def _to_signin(login_hint: str | None) -> Response:
     marker = cookie.get("fresh_auth_pending") or auth_session.new_marker()
     cookie["fresh_auth_pending"] = marker
     args = request.args.to_dict(flat=False)
@@ -118,8 +118,6 @@ def _to_signin(login_hint: str | None, select_account: bool) -> Response:
     signin_args: dict[str, str] = {"next": target}
     if login_hint:
         signin_args["login_hint"] = login_hint
-    if select_account:
-        signin_args["switch"] = "1"
     return redirect(url_for("accounts.signin", **signin_args))  # type: ignore[arg-type]
 
 
