@@ -149,7 +149,7 @@ def introspect() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"])
 @csrf.exempt
 def userinfo() -> Response:
-    if not request.headers.get("Authorization"):
+    if not request.headers.get("Authorization") and not request.form.get("access_token"):
         # RFC 6750 §3.1: a request without credentials gets a challenge and no error code.
         response = jsonify({})
         response.status_code = 401

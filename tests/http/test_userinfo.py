@@ -113,3 +113,11 @@ def test_pairwise_client_with_several_hosts_needs_a_sector(app):
 
     with pytest.raises(ClientMetadataError):
         make_client(app, redirect_uris=["https://a.example/cb", "https://b.example/cb"])
+
+
+def test_post_with_the_token_in_the_form_body(client, rp):
+    body = full_flow(client, rp.client.client_id, rp.client_secret, scope="openid email")
+    info = client.post("/userinfo", data={"access_token": body["access_token"]})
+    assert info.status_code == 200 and info.json["email"] == "citizen@example.com"
+    bad = client.post("/userinfo", data={"access_token": "nope"})
+    assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
