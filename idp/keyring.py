@@ -112,16 +112,19 @@ def rotate(directory: Path, secret: str, *, retire_after: int) -> list[KeyInfo]:
     """
     ensure_keys(directory, secret)
     now = _now()
-    for info in list_keys(directory):
-        if info.state == "retired" and info.retired_at:
-            if dt.datetime.fromisoformat(info.retired_at) + dt.timedelta(seconds=retire_after) < now:
-                (directory / f"{info.kid}.pem").unlink(missing_ok=True)
-                (directory / f"{info.kid}.json").unlink(missing_ok=True)
-        elif info.state == "active":
-            _write_info(directory, KeyInfo(info.kid, info.alg, "retired", info.created_at, now.isoformat()))
-    for info in list_keys(directory):
+    before = list_keys(directory)
+    # Promote first, retire second: a server reading the directory in between sees two active
+    # keys (and signs with the newer), never none.
+    for info in before:
         if info.state == "next":
             _write_info(directory, KeyInfo(info.kid, info.alg, "active", info.created_at))
+    for info in before:
+        if info.state == "active":
+            _write_info(directory, KeyInfo(info.kid, info.alg, "retired", info.created_at, now.isoformat()))
+        elif info.state == "retired" and info.retired_at:
+            if dt.datetime.fromisoformat(info.retired_at) + dt.timedelta(seconds=retire_after) < now:
+                (directory / f"{info.kid}.json").unlink(missing_ok=True)
+                (directory / f"{info.kid}.pem").unlink(missing_ok=True)
     ensure_keys(directory, secret)
     return list_keys(directory)
 
@@ -165,6 +168,8 @@ class Keyring:
                 if info.state == "active":
                     active[info.alg] = key
             if not active:
+                if self._active:
+                    return  # caught mid-write: keep the last good set and look again next time
                 raise KeyringError(f"no active signing key in {self.directory}; run `idp init`")
             self._active = active
             self._published = KeySet(published)
