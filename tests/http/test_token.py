@@ -262,3 +262,51 @@ def test_private_key_jwt_refuses_a_foreign_key(client, jwt_rp):
     stranger = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
     response = _jwt_exchange(client, rp, stranger)
     assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+def test_private_key_jwt_with_keys_from_a_jwks_uri(app, client):
+    import json as _json
+    import threading
+    from http.server import BaseHTTPRequestHandler
+    from http.server import ThreadingHTTPServer
+
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    body = _json.dumps({"keys": [key.as_dict(private=False)]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        make_user(app)
+        rp = make_client(app, auth_method="private_key_jwt",
+                         jwks_uri=f"http://localhost:{server.server_address[1]}/jwks.json")
+        assert _jwt_exchange(client, rp, key).status_code == 200
+        stranger = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+        assert _jwt_exchange(client, rp, stranger).json["error"] == "invalid_client"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_unreachable_jwks_uri_is_invalid_client_not_a_crash(app, client):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    make_user(app)
+    rp = make_client(app, auth_method="private_key_jwt", jwks_uri=f"http://localhost:{port}/jwks.json")
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    response = _jwt_exchange(client, rp, key)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
