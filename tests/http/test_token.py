@@ -274,7 +274,7 @@ def test_private_key_jwt_with_keys_from_a_jwks_uri(app, client):
     body = _json.dumps({"keys": [key.as_dict(private=False)]}).encode()
 
     class Jwks(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
