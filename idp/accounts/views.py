@@ -22,6 +22,7 @@ from idp.accounts.passwords import PasswordRejected
 from idp.db import get_session
 from idp.http import safe_next
 from idp.mail import send_mail
+from idp.oidc import consent
 
 bp = Blueprint("accounts", __name__)
 
@@ -97,6 +98,22 @@ def verify_email(token: str) -> tuple[str, int] | str:
     if not ok:
         return render_template("accounts/verified.html", ok=False), 400
     return render_template("accounts/verified.html", ok=True)
+
+
+@bp.route("/connected-services", methods=["GET", "POST"])
+def connected_services() -> Response | str:
+    """The e-Services the person allowed, each with a way to withdraw that consent."""
+    db = get_session()
+    ctx = auth_session.current(db)
+    if ctx is None:
+        return redirect(url_for("accounts.signin", next=url_for("accounts.connected_services")))
+    if request.method == "POST":
+        client_id = request.form.get("client", "")
+        if client_id.isdigit():
+            consent.withdraw_consent(db, user_id=ctx.user.id, client_id=int(client_id))
+        return redirect(url_for("accounts.connected_services"))
+    rows = consent.list_consents(db, user_id=ctx.user.id)
+    return render_template("accounts/connected.html", rows=rows, describe=consent.describe)
 
 
 @bp.route("/signout", methods=["POST"])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from idp.db import utc_now
+from idp.oidc.models import Client
 from idp.oidc.models import Consent
+from idp.oidc.models import Token
 
 # What the consent page says each item releases.
 DESCRIPTIONS = {
@@ -36,3 +40,21 @@ def grant_consent(db: Session, *, user_id: int, client_id: int, items: list[str]
     else:
         row.scopes = sorted(set(row.scopes) | set(items))
     db.commit()
+
+
+def list_consents(db: Session, *, user_id: int) -> list[tuple[Consent, Client]]:
+    rows = db.execute(select(Consent, Client).join(Client, Client.id == Consent.client_id)
+                      .where(Consent.user_id == user_id).order_by(Consent.granted_at))
+    return [(consent, client) for consent, client in rows]
+
+
+def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
+    """Forget the consent and revoke every token the e-Service holds for this person."""
+    row = db.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
+    if row is None:
+        return False
+    db.delete(row)
+    db.execute(update(Token).where(Token.user_id == user_id, Token.client_id == client_id,
+                                   Token.revoked_at.is_(None)).values(revoked_at=utc_now()))
+    db.commit()
+    return True

@@ -122,3 +122,28 @@ def test_argon2id_hash_is_stored_and_upgraded_when_parameters_change(app, client
     assert sign_in(client).status_code == 302
     with app.app_context():
         assert get_session().get(User, user.id).password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_withdrawing_consent_revokes_tokens_and_asks_again(app, client):
+    from tests.factories import make_client
+    from tests.flows import authorize_url
+    from tests.flows import full_flow
+    from tests.flows import pkce_pair
+
+    make_user(app)
+    rp = make_client(app)
+    body = full_flow(client, rp.client.client_id, rp.client_secret)
+    page = client.get("/connected-services", headers=EN).text
+    assert "Restaurant licence" in page and "Your email address" in page
+    client.post("/connected-services", data={"client": str(rp.client.id), "csrf_token": csrf_of(page)})
+    assert "Restaurant licence" not in client.get("/connected-services", headers=EN).text
+    info = client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
+    assert info.status_code == 401
+    _, challenge = pkce_pair()
+    again = client.get(authorize_url(rp.client.client_id, challenge))
+    assert again.status_code == 200 and 'name="decision"' in again.text
+
+
+def test_connected_services_needs_sign_in(client):
+    response = client.get("/connected-services")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin")
