@@ -8,6 +8,7 @@ look a token up by its hash in one indexed query.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -31,8 +32,12 @@ def check_secret(value: str, *, expected_hash: str) -> bool:
     return hmac.compare_digest(hash_secret(value), expected_hash)
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(master: str, *, purpose: str, length: int = 32) -> bytes:
-    """A sub-key for one purpose, so one configured secret never serves two jobs."""
+    """A sub-key for one purpose, so one configured secret never serves two jobs.
+
+    Cached: subjects are derived on every token and userinfo response.
+    """
     hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=f"idp:{purpose}".encode())
     return hkdf.derive(master.encode("utf-8"))
 

@@ -6,9 +6,21 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from flask import request as flask_request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
+
+
+class NoCredentials(MissingAuthorizationError):
+    """RFC 6750 §3.1: a request with no credentials gets a bare challenge, without an error code."""
+
+    def get_body(self) -> list[tuple[str, str]]:
+        return []
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
+                ("WWW-Authenticate", f'Bearer realm="{self.realm}"')]
 
 
 class BearerProtector(ResourceProtector):
@@ -18,12 +30,13 @@ class BearerProtector(ResourceProtector):
     """
 
     def parse_request_authorization(self, request: Any) -> Any:
-        if not request.headers.get("Authorization") and flask_request.method == "POST" \
-                and flask_request.mimetype == "application/x-www-form-urlencoded":
+        if request.headers.get("Authorization"):
+            return super().parse_request_authorization(request)
+        if flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded":
             token = flask_request.form.get("access_token")
             if token:
                 return self.get_token_validator("bearer"), token
-        return super().parse_request_authorization(request)
+        raise NoCredentials("Bearer", "userinfo")
 
 
 authorization = AuthorizationServer()

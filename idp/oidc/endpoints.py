@@ -15,7 +15,6 @@ from flask import current_app
 from joserfc.jwk import KeySet
 
 from idp.accounts import session as auth_session
-from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.db import utc_now
 from idp.oidc import tokens
@@ -50,14 +49,11 @@ def _require_token(request: Any) -> None:
         raise InvalidRequestError("Missing 'token' parameter.")
 
 
-def _query(token_string: str, hint: str | None) -> _Found | None:
+def _query(token_string: str) -> _Found | None:
     if not token_string or len(token_string) > 4096:
         return None
-    db = get_session()
-    row = tokens.find_any(db, token_string, hint)
-    if row is None:
-        return None
-    return _Found(row, refresh=row.refresh_token_hash == hash_secret(token_string))
+    found = tokens.find_any(get_session(), token_string)
+    return None if found is None else _Found(found[0], refresh=found[1])
 
 
 class RevocationEndpoint(_RevocationEndpoint):
@@ -67,7 +63,7 @@ class RevocationEndpoint(_RevocationEndpoint):
         _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
-        return _query(token_string, token_type_hint)
+        return _query(token_string)
 
     def revoke_token(self, token: _Found, request: Any) -> None:
         db = get_session()
@@ -86,7 +82,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> _Found | None:
-        return _query(token_string, token_type_hint)
+        return _query(token_string)
 
     def check_permission(self, token: _Found, client: Client, request: Any) -> bool:
         # Only the client the token was issued to may introspect it; anything else is

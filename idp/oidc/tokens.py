@@ -95,14 +95,14 @@ def find_refresh_token(db: Session, value: str) -> Token | None:
     return db.scalar(select(Token).where(Token.refresh_token_hash == hash_secret(value)))
 
 
-def find_any(db: Session, value: str, hint: str | None) -> Token | None:
-    order = [find_refresh_token, find_access_token] if hint == "refresh_token" else [
-        find_access_token, find_refresh_token]
-    for finder in order:
-        row = finder(db, value)
-        if row is not None:
-            return row
-    return None
+def find_any(db: Session, value: str) -> tuple[Token, bool] | None:
+    """The row holding this access or refresh token, and whether it was the refresh token.
+
+    One digest, one query: the ``token_type_hint`` of RFC 7009/7662 is only an optimisation.
+    """
+    digest = hash_secret(value)
+    row = db.scalar(select(Token).where(or_(Token.access_token_hash == digest, Token.refresh_token_hash == digest)))
+    return None if row is None else (row, row.refresh_token_hash == digest)
 
 
 def revoke_family(db: Session, family: str) -> None:

@@ -149,12 +149,6 @@ def introspect() -> Response:
 @bp.route("/userinfo", methods=["GET", "POST"])
 @csrf.exempt
 def userinfo() -> Response:
-    if not request.headers.get("Authorization") and not request.form.get("access_token"):
-        # RFC 6750 §3.1: a request without credentials gets a challenge and no error code.
-        response = jsonify({})
-        response.status_code = 401
-        response.headers["WWW-Authenticate"] = 'Bearer realm="userinfo"'
-        return _no_store(response)
     with require_oauth.acquire("openid") as token:
         claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
     return _no_store(jsonify(claims))
