@@ -39,10 +39,21 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_NAME": "idp_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "PERMANENT_SESSION_LIFETIME": 30 * 24 * 3600,  # the AAL1 window; higher levels expire sooner
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "WTF_CSRF_TIME_LIMIT": None,  # bound to the session, which already expires
     "TRUST_PROXY": 0,
+    # Authenticators (docs/assurance.md)
+    "SERVICE_NAME": "Thai Digital ID",  # shown in authenticator apps and passkey prompts
+    "WEBAUTHN_RP_ID": None,  # the issuer's host when unset
+    "WEBAUTHN_ORIGIN": None,  # the issuer's origin when unset
+    "WEBAUTHN_TRUST_ANCHORS": [],  # PEM files of attestation roots whose hardware keys reach AAL3
+    "WEBAUTHN_AAGUIDS": [],  # when set, only these authenticator models reach AAL3
+    "WEBAUTHN_CHALLENGE_LIFETIME": 300,
+    "THROTTLE_FREE_FAILURES": 5,  # per account and factor, before delays start
+    "THROTTLE_IP_FREE_FAILURES": 20,  # per client address
+    "THROTTLE_MAX_DELAY": 15 * 60,
+    "THROTTLE_SUSPEND_AFTER": 100,  # consecutive failures that suspend a factor (SP 800-63B-4)
 }
 
 

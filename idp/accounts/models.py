@@ -28,6 +28,8 @@ class User(Base):
     ial: Mapped[int] = mapped_column(default=1)
     status: Mapped[str] = mapped_column(String(16), default="active")
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The WebAuthn user handle: random, so an authenticator never learns the email or row id.
+    webauthn_handle: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[Created]
 
     def get_user_id(self) -> int:
@@ -50,4 +52,6 @@ class AuthSession(Base):
     acr: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[Created]
     ended_at: Mapped[dt.datetime | None]
+    # Idle timeouts of AAL2/AAL3 count from here; touched at most once a minute.
+    last_active_at: Mapped[dt.datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -6,7 +6,7 @@ Nothing implicit or hybrid is registered: ``response_type=code`` is the only res
 from __future__ import annotations
 
 import datetime as dt
-import time
+
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError
@@ -19,6 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp import clock
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.crypto import hash_secret
@@ -82,7 +83,7 @@ class OpenIDCode(_OpenIDCode):
         return {"alg": self._alg(client), "kid": key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(clock.timestamp())
         return {"iss": current_app.config["ISSUER"], "aud": [client.client_id], "iat": now,
                 "exp": now + int(current_app.config["ID_TOKEN_LIFETIME"])}
 

@@ -1,0 +1,213 @@
+"""Authentication assurance as pure functions: factors in, AAL, ``amr`` and ``acr`` out.
+
+Nothing here touches a request or the database, so the whole policy is unit-tested as a
+table (docs/assurance.md states the same rules in prose; keep the two in step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from idp.assurance.levels import ACR_PREFIX
+from idp.assurance.levels import AAL
+from idp.assurance.levels import acr_value
+
+# Factor methods, as stored in the session.
+PASSWORD = "pwd"
+TOTP = "totp"
+RECOVERY = "recovery"
+WEBAUTHN = "webauthn"
+METHODS = (PASSWORD, TOTP, RECOVERY, WEBAUTHN)
+
+HOUR = 3600
+DAY = 24 * HOUR
+
+
+@dataclass(frozen=True)
+class Window:
+    """NIST SP 800-63B-4 §2.x.3 reauthentication: since authentication, and since last activity."""
+
+    max_age: int
+    idle: int | None
+
+
+WINDOWS = {
+    AAL.AAL1: Window(max_age=30 * DAY, idle=None),
+    AAL.AAL2: Window(max_age=DAY, idle=HOUR),
+    AAL.AAL3: Window(max_age=12 * HOUR, idle=15 * 60),
+}
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One successful authentication in a session.
+
+    :param uv: WebAuthn only: the authenticator verified the user (PIN or biometric)
+    :param hw: WebAuthn only: a hardware-bound key with operator-trusted attestation
+    """
+
+    method: str
+    at: float
+    uv: bool = False
+    hw: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"m": self.method, "at": self.at, "uv": self.uv, "hw": self.hw}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Factor:
+        return cls(method=str(data["m"]), at=float(data["at"]), uv=bool(data.get("uv")), hw=bool(data.get("hw")))
+
+
+def level_of(factors: Iterable[Factor]) -> int:
+    """The AAL a set of factors reaches together, ignoring time (0 for none)."""
+    factors = list(factors)
+    if any(f.method == WEBAUTHN and f.uv and f.hw for f in factors):
+        return AAL.AAL3
+    if any(f.method == WEBAUTHN and f.uv for f in factors):
+        return AAL.AAL2  # multi-factor cryptographic authenticator
+    methods = {f.method for f in factors}
+    if PASSWORD in methods and methods & {TOTP, RECOVERY, WEBAUTHN}:
+        return AAL.AAL2
+    return AAL.AAL1 if factors else 0
+
+
+def fresh_factors(factors: Iterable[Factor], level: int, *, now: float, last_active: float | None) -> list[Factor]:
+    """The factors that still count toward ``level`` at ``now`` (its window, its idle timeout)."""
+    window = WINDOWS[AAL(level)]
+    if window.idle is not None and last_active is not None and now - last_active > window.idle:
+        return []
+    return [f for f in factors if now - f.at <= window.max_age]
+
+
+def current_aal(factors: Sequence[Factor], *, now: float, last_active: float | None) -> int:
+    """The AAL a session counts at right now: the highest level whose window its factors are in."""
+    for level in (AAL.AAL3, AAL.AAL2, AAL.AAL1):
+        if level_of(fresh_factors(factors, level, now=now, last_active=last_active)) >= level:
+            return level
+    return 0
+
+
+def amr_of(factors: Iterable[Factor]) -> list[str]:
+    """RFC 8176 values for what was done; ``mfa`` when the factors reach AAL2 or more."""
+    factors = list(factors)
+    out: list[str] = []
+    for f in factors:
+        if f.method == PASSWORD:
+            out.append("pwd")
+        elif f.method in (TOTP, RECOVERY):
+            out.append("otp")  # a look-up secret is a one-time code too
+        elif f.method == WEBAUTHN:
+            out.append("hwk" if f.hw else "swk")
+            out.append("user")  # WebAuthn always tests presence; verification shows as ``mfa``
+    if level_of(factors) >= AAL.AAL2:
+        out.append("mfa")
+    return list(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """What a person could authenticate with."""
+
+    password: bool = False
+    totp: bool = False
+    recovery: bool = False
+    webauthn: bool = False
+    webauthn_uv: bool = False
+    webauthn_hw: bool = False
+
+    def reachable_aal(self) -> int:
+        if self.webauthn_hw:
+            return AAL.AAL3
+        if self.webauthn_uv or (self.password and (self.totp or self.recovery or self.webauthn)):
+            return AAL.AAL2
+        return AAL.AAL1 if (self.password or self.webauthn) else 0
+
+
+def missing_methods(fresh: Sequence[Factor], target: int, enrolled: Enrolled) -> list[str]:
+    """Which one further factor would lift ``fresh`` to ``target`` (empty: start over).
+
+    Step-up asks only for what is missing: with a fresh password, only the second factor.
+    """
+    options: list[str] = []
+    for method, uv, hw, have in (
+        (WEBAUTHN, True, True, enrolled.webauthn_hw),
+        (WEBAUTHN, True, False, enrolled.webauthn_uv),
+        (WEBAUTHN, False, False, enrolled.webauthn),
+        (TOTP, False, False, enrolled.totp),
+        (RECOVERY, False, False, enrolled.recovery),
+        (PASSWORD, False, False, enrolled.password),
+    ):
+        if have and method not in options and level_of([*fresh, Factor(method, 0.0, uv=uv, hw=hw)]) >= target:
+            options.append(method)
+    return options
+
+
+def parse_acr(value: str) -> tuple[int, int] | None:
+    """``urn:th:digitalid:ial2:aal2`` → ``(2, 2)``; anything else → ``None`` (ignored)."""
+    if not value.startswith(ACR_PREFIX):
+        return None
+    parts = value[len(ACR_PREFIX):].split(":")
+    if len(parts) != 2 or parts[0] not in ("ial1", "ial2", "ial3") or parts[1] not in ("aal1", "aal2", "aal3"):
+        return None
+    return int(parts[0][3]), int(parts[1][3])
+
+
+@dataclass(frozen=True)
+class AcrRequest:
+    """What the RP (``acr_values``, the ``claims`` parameter) and the operator (the client's
+    ``default_acr_values``) asked for."""
+
+    values: tuple[str, ...] = ()
+    essential: bool = False
+    floor: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AcrOutcome:
+    """``acr`` to issue now; else ``step_up`` (the AAL to reach); else ``unmet``."""
+
+    acr: str | None = None
+    step_up: int | None = None
+    target: str | None = None
+    unmet: bool = False
+
+
+def _satisfies(ial: int, aal: int, wanted: tuple[int, int]) -> bool:
+    return ial >= wanted[0] and aal >= wanted[1]
+
+
+def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -> AcrOutcome:
+    """Choose the ``acr`` to issue, the AAL to step up to, or that the request cannot be met.
+
+    Requested values below the operator's floor are dropped (a request raises the floor, never
+    lowers it). The first requested value that is satisfied wins; else the first one the person
+    could reach by another factor is the step-up target. A floor, or an essential request, that
+    cannot be reached is unmet; voluntary values that cannot be reached fall back to what was
+    achieved, which is never overstated.
+    """
+    achieved = acr_value(ial, aal) if aal else None
+    floor = [p for p in (parse_acr(v) for v in request.floor) if p]
+    wanted = [(v, p) for v, p in ((v, parse_acr(v)) for v in request.values) if p]
+    if floor:
+        wanted = [(v, p) for v, p in wanted if any(_satisfies(p[0], p[1], f) for f in floor)]
+    mandatory = request.essential and bool(request.values)
+    if not wanted and floor:
+        wanted = [(acr_value(*f), f) for f in floor]
+        mandatory = True
+    if not wanted:
+        if request.essential and request.values:
+            return AcrOutcome(unmet=True)  # essential, but nothing this IdP knows
+        return AcrOutcome(acr=achieved)
+    for value, pair in wanted:
+        if _satisfies(ial, aal, pair):
+            return AcrOutcome(acr=value)
+    for value, pair in wanted:
+        if ial >= pair[0] and reachable_aal >= pair[1]:
+            return AcrOutcome(step_up=pair[1], target=value)
+    if mandatory:
+        return AcrOutcome(unmet=True)
+    return AcrOutcome(acr=achieved)

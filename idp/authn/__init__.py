@@ -1,0 +1,1 @@
+"""Authenticators (TOTP, WebAuthn, recovery codes), throttling and the sign-in steps that use them."""
