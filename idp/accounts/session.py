@@ -1,7 +1,8 @@
 """The signed-in browser session: a random id in the cookie, the facts in ``auth_sessions``.
 
 Keeping the facts server-side lets sign-out (and later back-channel logout) end a session
-that a copied cookie would otherwise keep alive.
+that a copied cookie would otherwise keep alive. The facts are the factors used, each with
+its time, so the session's AAL can be recomputed as reauthentication windows pass.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ from dataclasses import dataclass
 from flask import session as cookie
 from sqlalchemy.orm import Session
 
+from idp import clock
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
-from idp.assurance.levels import aal_of
+from idp.assurance import policy
 from idp.assurance.levels import acr_value
+from idp.assurance.policy import Factor
 from idp.crypto import random_token
-from idp.db import utc_now
 
 # Preferences and the pending-authorization marker survive the session id rotation.
 KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", "fresh_auth_pending")
+TOUCH_EVERY = 60  # seconds between writes of last_active_at
 
 
 def new_marker() -> str:
@@ -33,20 +36,65 @@ class AuthContext:
 
     user: User
     sid: str
-    auth_time: dt.datetime
-    amr: list[str]
-    acr: str
+    factors: tuple[Factor, ...]
+    last_active: float | None = None
+
+    def aal(self, now: float | None = None) -> int:
+        return policy.current_aal(self.factors, now=clock.timestamp() if now is None else now,
+                                  last_active=self.last_active)
+
+    def counting(self, now: float | None = None) -> list[Factor]:
+        """The factors behind the session's current AAL (what ``amr`` and ``auth_time`` report)."""
+        now = clock.timestamp() if now is None else now
+        level = self.aal(now)
+        return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active) if level else []
+
+    def fresh_for(self, level: int, now: float | None = None) -> list[Factor]:
+        now = clock.timestamp() if now is None else now
+        return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active)
+
+    @property
+    def auth_time(self) -> dt.datetime:
+        """OIDC ``auth_time``: the latest authentication, a step-up included."""
+        factors = self.counting() or list(self.factors)
+        return dt.datetime.fromtimestamp(max(f.at for f in factors), dt.UTC)
+
+    @property
+    def amr(self) -> list[str]:
+        counting = self.counting()
+        amr = policy.amr_of(counting)
+        return amr if policy.level_of(counting) >= 2 and self.aal() >= 2 else [v for v in amr if v != "mfa"]
+
+    @property
+    def acr(self) -> str:
+        """What was achieved, when the request named nothing."""
+        return acr_value(self.user.ial, self.aal() or 1)
 
     def age(self, now: dt.datetime | None = None) -> float:
-        return ((now or utc_now()) - self.auth_time).total_seconds()
+        return ((now or clock.utc_now()) - self.auth_time).total_seconds()
 
 
-def sign_in(db: Session, user: User, *, amr: list[str]) -> AuthContext:
-    """Start a fresh session (a new id: no fixation) for ``user`` after they authenticated."""
+def _context(user: User, row: AuthSession) -> AuthContext:
+    factors = tuple(Factor.from_json(f) for f in row.details.get("factors", []))
+    last = row.last_active_at.timestamp() if row.last_active_at else None
+    return AuthContext(user=user, sid=row.id, factors=factors, last_active=last)
+
+
+def _store(row: AuthSession, ctx: AuthContext) -> None:
+    row.details = {**row.details, "factors": [f.to_json() for f in ctx.factors]}
+    row.auth_time = ctx.auth_time
+    row.amr = ctx.amr
+    row.acr = ctx.acr
+
+
+def sign_in(db: Session, user: User, factor: Factor) -> AuthContext:
+    """Start a fresh session (a new id: no fixation) for ``user`` after a first factor."""
     end_current(db)
-    now = utc_now()
-    acr = acr_value(user.ial, aal_of(amr))
-    row = AuthSession(id=random_token(24), user_id=user.id, auth_time=now, amr=amr, acr=acr)
+    now = clock.utc_now()
+    row = AuthSession(id=random_token(24), user_id=user.id, auth_time=now, amr=[], acr="",
+                      last_active_at=now, details={})
+    ctx = AuthContext(user=user, sid=row.id, factors=(factor,), last_active=now.timestamp())
+    _store(row, ctx)
     db.add(row)
     db.commit()
     kept = {k: v for k, v in cookie.items() if k in KEPT_ACROSS_SIGN_IN}
@@ -54,10 +102,24 @@ def sign_in(db: Session, user: User, *, amr: list[str]) -> AuthContext:
     cookie.update(kept)
     cookie["sid"] = row.id
     cookie.permanent = True
-    return AuthContext(user=user, sid=row.id, auth_time=now, amr=list(amr), acr=acr)
+    return ctx
+
+
+def add_factor(db: Session, ctx: AuthContext, factor: Factor) -> AuthContext:
+    """Step-up: the same person proved one more factor in this session."""
+    row = db.get(AuthSession, ctx.sid)
+    assert row is not None
+    now = clock.utc_now()
+    kept = [f for f in ctx.factors if not (f.method == factor.method and f.uv == factor.uv and f.hw == factor.hw)]
+    new = AuthContext(user=ctx.user, sid=ctx.sid, factors=(*kept, factor), last_active=now.timestamp())
+    _store(row, new)
+    row.last_active_at = now
+    db.commit()
+    return new
 
 
 def current(db: Session) -> AuthContext | None:
+    """The session in this browser, if it still counts at any level (AAL1 lasts 30 days)."""
     sid = cookie.get("sid")
     if not isinstance(sid, str):
         return None
@@ -67,7 +129,14 @@ def current(db: Session) -> AuthContext | None:
     user = db.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    return AuthContext(user=user, sid=row.id, auth_time=row.auth_time, amr=list(row.amr), acr=row.acr)
+    ctx = _context(user, row)  # idle time is judged before this visit counts as activity
+    now = clock.utc_now()
+    if not ctx.aal(now.timestamp()):
+        return None
+    if row.last_active_at is None or (now - row.last_active_at).total_seconds() >= TOUCH_EVERY:
+        row.last_active_at = now
+        db.commit()
+    return ctx
 
 
 def end_current(db: Session) -> str | None:
@@ -76,7 +145,7 @@ def end_current(db: Session) -> str | None:
     if isinstance(sid, str):
         row = db.get(AuthSession, sid)
         if row is not None and row.ended_at is None:
-            row.ended_at = utc_now()
+            row.ended_at = clock.utc_now()
             db.commit()
         return sid
     return None

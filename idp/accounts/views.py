@@ -14,11 +14,14 @@ from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from idp import clock
 from idp.accounts import service
 from idp.accounts import session as auth_session
 from idp.accounts.messages import account_error_message
 from idp.accounts.messages import password_error_message
 from idp.accounts.passwords import PasswordRejected
+from idp.assurance import policy
+from idp.assurance.policy import Factor
 from idp.db import get_session
 from idp.http import safe_next
 from idp.mail import send_mail
@@ -54,7 +57,7 @@ def signin() -> Response | str | tuple[str, int]:
         db = get_session()
         user = service.authenticate_password(db, email=email, password=request.form.get("password", "")[:1024])
         if user is not None:
-            auth_session.sign_in(db, user, amr=["pwd"])
+            auth_session.sign_in(db, user, Factor(policy.PASSWORD, clock.timestamp()))
             return _signed_in(next_url)
         error = _("The email or password is not correct.")
         return render_template("accounts/signin.html", email=email, next=next_url, error=error), 200
@@ -77,7 +80,7 @@ def signup() -> Response | str | tuple[str, int]:
         return render_template("accounts/signup.html", form=form, next=next_url,
                                error=account_error_message(exc.code)), 400
     _send_verification(user.id, user.email)
-    auth_session.sign_in(db, user, amr=["pwd"])
+    auth_session.sign_in(db, user, Factor(policy.PASSWORD, clock.timestamp()))
     return _signed_in(next_url)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import IntEnum
 
 ACR_PREFIX = "urn:th:digitalid:"
@@ -25,13 +24,3 @@ def acr_value(ial: int, aal: int) -> str:
 
 
 ACR_VALUES = [acr_value(i, a) for i in IAL for a in AAL]
-
-
-def aal_of(amr: Iterable[str]) -> AAL:
-    """The AAL one sign-in reached, from its RFC 8176 ``amr`` values.
-
-    Only passwords exist so far: one factor is AAL1. Second factors arrive with the
-    authenticators issue and raise this.
-    """
-    del amr  # every method known today counts as a single factor
-    return AAL.AAL1

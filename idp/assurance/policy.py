@@ -184,10 +184,10 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
     """Choose the ``acr`` to issue, the AAL to step up to, or that the request cannot be met.
 
     Requested values below the operator's floor are dropped (a request raises the floor, never
-    lowers it). The first requested value that is satisfied wins; else the first one the person
-    could reach by another factor is the step-up target. A floor, or an essential request, that
-    cannot be reached is unmet; voluntary values that cannot be reached fall back to what was
-    achieved, which is never overstated.
+    lowers it). Values are taken in the RP's order of preference: the first one that is already
+    satisfied is issued, unless an earlier one can be reached with one more factor, which then
+    is the step-up target. A floor, or an essential request, that cannot be reached is unmet;
+    voluntary values that cannot be reached fall back to what was achieved, never overstated.
     """
     achieved = acr_value(ial, aal) if aal else None
     floor = [p for p in (parse_acr(v) for v in request.floor) if p]
@@ -202,10 +202,9 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
         if request.essential and request.values:
             return AcrOutcome(unmet=True)  # essential, but nothing this IdP knows
         return AcrOutcome(acr=achieved)
-    for value, pair in wanted:
+    for value, pair in wanted:  # in the RP's order of preference
         if _satisfies(ial, aal, pair):
             return AcrOutcome(acr=value)
-    for value, pair in wanted:
         if ial >= pair[0] and reachable_aal >= pair[1]:
             return AcrOutcome(step_up=pair[1], target=value)
     if mandatory:

@@ -1,12 +1,15 @@
-"""``idp users create``."""
+"""``idp users create``, ``idp users totp-import``, ``idp users unlock``."""
 
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
 from idp.accounts import service
 from idp.accounts.passwords import PasswordRejected
+from idp.authn import throttle
+from idp.authn import totp
 from idp.cli import emit
 from idp.cli import fail
 from idp.db import get_session
@@ -34,6 +37,42 @@ def create_command(email: str, password: str, name: str, as_json: bool) -> None:
         fail(f"cannot create account: {exc.code}")
         return
     emit({"id": user.id}, as_json)
+
+
+@users_group.command("totp-import")
+@click.option("--email", required=True)
+@click.option("--secret", required=True, help="The token's seed, base32 (spaces allowed).")
+@click.option("--name", default="Hardware token", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def totp_import_command(email: str, secret: str, name: str, as_json: bool) -> None:
+    """Register a hardware OTP token handed out at a counter (no confirmation code)."""
+    db = get_session()
+    user = service.find_by_email(db, email)
+    if user is None:
+        fail("cannot import token: no_such_user")
+        return
+    try:
+        credential = totp.import_secret(db, user, secret, name=name, config=current_app.config)
+    except totp.TotpError as exc:
+        fail(f"cannot import token: {exc.code}")
+        return
+    emit({"user": user.email, "totp_id": credential.id, "name": credential.name}, as_json)
+
+
+@users_group.command("unlock")
+@click.option("--email", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def unlock_command(email: str, as_json: bool) -> None:
+    """Lift throttling and suspension from every factor of an account."""
+    db = get_session()
+    user = service.find_by_email(db, email)
+    if user is None:
+        fail("cannot unlock: no_such_user")
+        return
+    lifted = throttle.unlock_user(db, user, config=current_app.config)
+    emit({"user": user.email, "lifted": lifted}, as_json)
 
 
 def register(cli: click.Group) -> None:

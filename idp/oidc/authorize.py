@@ -2,7 +2,7 @@
 
 Turns the OIDC request parameters Authlib leaves alone (``prompt``, ``max_age``,
 ``id_token_hint``, ``claims``, ``acr_values``, ``login_hint``) into one decision:
-sign the person in, ask for consent, or issue a code.
+sign the person in, ask for one more factor, ask for consent, or issue a code.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import InvalidScopeError
 from authlib.oauth2.rfc6749 import OAuth2Error
 from authlib.oidc.core.errors import ConsentRequiredError
+from authlib.oidc.core.errors import InteractionRequiredError
 from authlib.oidc.core.errors import LoginRequiredError
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -24,6 +25,9 @@ from joserfc.jwk import KeySet
 
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
+from idp.assurance.policy import AcrOutcome
+from idp.assurance.policy import AcrRequest
+from idp.assurance.policy import decide_acr
 from idp.oidc.claims import InvalidClaimsParameter
 from idp.oidc.claims import consent_items
 from idp.oidc.claims import parse_claims_parameter
@@ -37,6 +41,12 @@ class RequestNotSupported(OAuth2Error):
 
 class RequestUriNotSupported(OAuth2Error):
     error = "request_uri_not_supported"
+
+
+class UnmetAuthenticationRequirements(OAuth2Error):
+    """OpenID Connect Unmet Authentication Requirements 1.0: the ``acr`` asked for cannot be met."""
+
+    error = "unmet_authentication_requirements"
 
 
 @dataclass(frozen=True)
@@ -104,29 +114,55 @@ def _hint_subject(token: str, *, keys: KeySet, issuer: str, redirect_uri: str) -
     return str(decoded.claims["sub"])
 
 
+def acr_request(params: OidcParams, default_acr_values: list[str] | None) -> AcrRequest:
+    """The ``acr`` wishes of the RP (``claims`` first, then ``acr_values``) and the operator's floor."""
+    values: list[str] = []
+    essential = False
+    spec = params.claims.get("id_token", {}).get("acr")
+    if isinstance(spec, dict):
+        if isinstance(spec.get("values"), list):
+            values.extend(v for v in spec["values"] if isinstance(v, str))
+        elif isinstance(spec.get("value"), str):
+            values.append(spec["value"])
+        essential = spec.get("essential") is True and bool(values)
+    values.extend(params.acr_values)
+    floor = [v for v in default_acr_values or [] if isinstance(v, str)]
+    return AcrRequest(values=tuple(dict.fromkeys(values))[:10], essential=essential, floor=tuple(floor))
+
+
 @dataclass(frozen=True)
 class Decision:
-    """What stands between the request and a code: signing in, consenting (to ``items``), or nothing."""
+    """What stands between the request and a code: signing in, one more factor (``acr.step_up``),
+    consenting (to ``items``), or nothing."""
 
     login: bool
     consent: bool
     items: list[str]
+    acr: AcrOutcome = field(default_factory=AcrOutcome)
 
 
 def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope: str, fresh: bool,
-           now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool]) -> Decision:
+           now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool],
+           wanted: AcrRequest | None = None, reachable_aal: int = 1, declined: bool = False) -> Decision:
     """Decide the next step of an authorization.
 
     :param fresh: the person signed in just now for this very request (``prompt=login`` and
         ``max_age`` are then satisfied rather than looping back to sign-in)
     :param subject: the ``sub`` this client sees for a user, to compare with ``id_token_hint``
     :param consented: whether remembered consent covers the given items
+    :param reachable_aal: the highest AAL the person's enrolled authenticators can reach
+    :param declined: the person turned down the step-up for this request
     """
     hint_matches = params.hint_sub is None or (ctx is not None and subject(ctx.user) == params.hint_sub)
     login = needs_login(params, ctx, fresh=fresh, hint_matches=hint_matches, now=now)
     items = consent_items(scope, params.claims)
     ask = not trusted and ("consent" in params.prompts or ctx is None or not consented(items))
-    return Decision(login=login, consent=ask, items=items)
+    if login or ctx is None:
+        return Decision(login=True, consent=ask, items=items)
+    aal = ctx.aal(now.timestamp())
+    outcome = decide_acr(wanted or AcrRequest(), ial=ctx.user.ial, aal=aal,
+                         reachable_aal=aal if declined else max(aal, reachable_aal))
+    return Decision(login=False, consent=ask, items=items, acr=outcome)
 
 
 def needs_login(params: OidcParams, ctx: AuthContext | None, *, fresh: bool, hint_matches: bool,
@@ -143,11 +179,20 @@ def needs_login(params: OidcParams, ctx: AuthContext | None, *, fresh: bool, hin
     return not hint_matches
 
 
-def refuse_interaction(params: OidcParams, *, login: bool, consent: bool, redirect_uri: str) -> None:
-    """With ``prompt=none`` the IdP may show nothing: say what would have been needed."""
+def refuse(params: OidcParams, decision: Decision, *, redirect_uri: str) -> None:
+    """Raise the error the RP gets when the request cannot go on.
+
+    An ``acr`` that cannot be met is unmet whatever the prompt; with ``prompt=none`` the
+    IdP may show nothing, so it says what would have been needed.
+    """
+    if not decision.login and decision.acr.unmet:
+        raise UnmetAuthenticationRequirements(
+            "The authentication level this service requires cannot be reached.", redirect_uri=redirect_uri)
     if "none" not in params.prompts:
         return
-    if login:
+    if decision.login:
         raise LoginRequiredError(redirect_uri=redirect_uri)
-    if consent:
+    if decision.acr.step_up:
+        raise InteractionRequiredError("A stronger authentication is needed.", redirect_uri=redirect_uri)
+    if decision.consent:
         raise ConsentRequiredError(redirect_uri=redirect_uri)

@@ -114,7 +114,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             redirect_uri=request.payload.redirect_uri, scope=request.granted_scope,
             nonce=data.get("nonce"), code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
-            auth_time=ctx.auth_time, acr=ctx.acr, amr=ctx.amr, sid=ctx.sid,
+            auth_time=ctx.auth_time, acr=request.acr, amr=ctx.amr, sid=ctx.sid,
             claims=request.requested_claims, requested_acr=request.requested_acr,
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
+from idp.authn.inventory import enrolled
 from idp.db import get_session
 from idp.db import utc_now
 from idp.errors import render_error
@@ -36,6 +37,7 @@ from idp.oidc.subjects import subject_for
 bp = Blueprint("oidc", __name__)
 
 FRESH_PARAM = "_auth"  # an unknown parameter to the RP's eyes; marks "just signed in for this request"
+DECLINED_PARAM = "_declined"  # the person turned down a step-up; it can only lower what is issued
 
 
 def _no_store(response: Response) -> Response:
@@ -71,6 +73,8 @@ def authorize() -> Response | tuple[str, int] | str:
         return render_error(400)
     if decision.login or ctx is None:
         return _to_signin(params.login_hint)
+    if decision.acr.step_up:
+        return _to_signin(params.login_hint, step_up=decision.acr.step_up)
     answer = request.form.get("decision") if request.method == "POST" else None
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
@@ -84,6 +88,7 @@ def authorize() -> Response | tuple[str, int] | str:
     grant.request.granted_scope = grant.request.scope
     grant.request.requested_claims = params.claims
     grant.request.requested_acr = params.acr_values[:10]
+    grant.request.acr = decision.acr.acr or ctx.acr
     return _finish(grant, ctx.user)
 
 
@@ -103,18 +108,25 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         subject=(lambda user: subject_for(user, client)),
         consented=lambda items: ctx is not None and consent.has_consent(
             db, user_id=ctx.user.id, client_id=client.id, items=items),
+        wanted=authz.acr_request(params, client.client_metadata.get("default_acr_values")),
+        reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx else 1,
+        declined=request.values.get(DECLINED_PARAM) == "1",
     )
-    authz.refuse_interaction(params, login=decision.login, consent=decision.consent, redirect_uri=grant.redirect_uri)
+    authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
     return grant, params, decision
 
 
-def _to_signin(login_hint: str | None) -> Response:
+def _to_signin(login_hint: str | None, *, step_up: int | None = None) -> Response:
+    """To the sign-in page, or with ``step_up`` to the page that asks only for the missing factor."""
     marker = cookie.get("fresh_auth_pending") or auth_session.new_marker()
     cookie["fresh_auth_pending"] = marker
     args = request.args.to_dict(flat=False)
     args[FRESH_PARAM] = [marker]
+    args.pop(DECLINED_PARAM, None)
     query = urlencode(args, doseq=True)
     target = url_for("oidc.authorize") + "?" + query
+    if step_up:
+        return redirect(url_for("authn.step_up", aal=step_up, next=target))
     signin_args: dict[str, str] = {"next": target}
     if login_hint:
         signin_args["login_hint"] = login_hint

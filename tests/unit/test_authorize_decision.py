@@ -6,11 +6,12 @@ import pytest
 
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
+from idp.assurance.policy import Factor
 from idp.oidc.authorize import OidcParams
 from idp.oidc.authorize import decide
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-USER = User(id=1, subject_seed="seed", email="a@example.com")
+USER = User(id=1, subject_seed="seed", email="a@example.com", ial=1)
 
 
 def params(**kw):
@@ -20,8 +21,7 @@ def params(**kw):
 
 
 def ctx(age_seconds=10):
-    return AuthContext(user=USER, sid="s", auth_time=NOW - dt.timedelta(seconds=age_seconds), amr=["pwd"],
-                       acr="urn:th:digitalid:ial1:aal1")
+    return AuthContext(user=USER, sid="s", factors=(Factor("pwd", NOW.timestamp() - age_seconds),))
 
 
 def run(p, c, *, trusted=False, fresh=False, consented=True, scope="openid email"):

@@ -1,0 +1,218 @@
+"""Rate limiting of authentication attempts (SP 800-63B-4 §3.2.2), in the database so every
+server process counts the same failures.
+
+Two kinds of key, both free of personal data:
+
+* account keys, ``a:<factor>:<subject>``: the subject is the user id for TOTP, recovery codes
+  and WebAuthn, and a keyed hash of the normalised email for passwords, so that an email
+  with no account is throttled exactly like one with an account (nothing to enumerate).
+  They count consecutive failures until a success; at ``THROTTLE_SUSPEND_AFTER`` the factor is
+  suspended until an operator (``idp users unlock``) or a recovery-code sign-in lifts it.
+* address keys, ``i:<factor>:<hash>``: a keyed hash of the client address (IPv6 by its /64,
+  the block one subscriber gets). Their count decays after a day without failure.
+
+After the free failures (``THROTTLE_FREE_FAILURES``, ``THROTTLE_IP_FREE_FAILURES``) each further
+failure blocks the key for 1, 2, 4, 8... seconds, up to ``THROTTLE_MAX_DELAY``.
+
+The caller's sequence: :func:`check` before verifying anything; on a wrong value
+:func:`failure`; on a right one :func:`success` with the account keys.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import math
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from typing import cast
+
+from sqlalchemy import Table
+from sqlalchemy import case
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp import clock
+from idp.accounts.models import User
+from idp.accounts.service import normalise_email
+from idp.assurance import policy
+from idp.authn.models import Throttle
+from idp.crypto import derive_key
+from idp.crypto import keyed_hash
+
+ACCOUNT = "a"
+ADDRESS = "i"
+DECAY = dt.timedelta(hours=24)  # address keys forget failures older than this
+_MAX_EXPONENT = 30  # 2**30 s is far past any sane THROTTLE_MAX_DELAY; keeps the power small
+_TABLE = cast(Table, Throttle.__table__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an attempt may go ahead.
+
+    :param retry_after: whole seconds until the longest block ends (0 when allowed or suspended)
+    :param suspended: an account key is suspended: no wait helps, only an unlock
+    """
+
+    allowed: bool
+    retry_after: int = 0
+    suspended: bool = False
+
+
+ALLOWED = Verdict(allowed=True)
+
+
+def account_key(subject: str, factor: str) -> str:
+    """The key of one factor of one account: ``subject`` is ``str(user_id)``, or
+    :func:`email_blind` for passwords."""
+    return f"{ACCOUNT}:{factor}:{subject}"
+
+
+def email_blind(email: str, *, config: Mapping[str, Any]) -> str:
+    """A keyed hash of the normalised email: the password key's subject, account or not."""
+    return keyed_hash(_key(config), "email:" + normalise_email(email))
+
+
+def ip_key(ip: str, factor: str, *, config: Mapping[str, Any]) -> str:
+    """The key of one client address (hashed: addresses are personal data)."""
+    return f"{ADDRESS}:{factor}:{keyed_hash(_key(config), 'ip:' + _network(ip))}"
+
+
+def password_keys(email: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
+    """Account key then address key for a password attempt."""
+    return [account_key(email_blind(email, config=config), policy.PASSWORD), ip_key(ip, policy.PASSWORD, config=config)]
+
+
+def factor_keys(user_id: int, factor: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
+    """Account key then address key for a second factor (TOTP, recovery code, WebAuthn)."""
+    return [account_key(str(user_id), factor), ip_key(ip, factor, config=config)]
+
+
+def is_account_key(key: str) -> bool:
+    return key.startswith(ACCOUNT + ":")
+
+
+def check(db: Session, keys: Iterable[str], *, now: dt.datetime | None = None) -> Verdict:
+    """Refused while any key is blocked, or while any account key is suspended."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return ALLOWED
+    now = now or clock.utc_now()
+    rows = db.execute(select(Throttle.key, Throttle.blocked_until, Throttle.suspended_at)
+                      .where(Throttle.key.in_(keys))).all()
+    suspended = any(row.suspended_at is not None and is_account_key(row.key) for row in rows)
+    wait = max((row.blocked_until - now for row in rows if row.blocked_until is not None), default=dt.timedelta(0))
+    retry_after = 0 if suspended else max(0, math.ceil(wait.total_seconds()))
+    return Verdict(allowed=not suspended and retry_after == 0, retry_after=retry_after, suspended=suspended)
+
+
+def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], factor: str,
+            user_id: int | None = None) -> Verdict:
+    """Count one failed attempt against every key; block or suspend as due. Commits.
+
+    :param user_id: the account, when one exists (audit only; never changes the outcome)
+    :returns: the verdict for the next attempt
+    """
+    now = clock.utc_now()
+    keys = sorted(set(keys))  # one lock order for every process
+    for key in keys:
+        account = is_account_key(key)
+        failures = _increment(db, key, now=now, decay=not account)
+        free = int(config["THROTTLE_FREE_FAILURES" if account else "THROTTLE_IP_FREE_FAILURES"])
+        blocked_until = None
+        if failures > free:
+            delay = min(2 ** min(failures - free - 1, _MAX_EXPONENT), int(config["THROTTLE_MAX_DELAY"]))
+            blocked_until = now + dt.timedelta(seconds=delay)
+            audit.record(db, "throttled", user_id=user_id, commit=False, factor=factor,
+                         scope="account" if account else "address", failures=failures, delay=delay)
+        db.execute(update(_TABLE).where(_TABLE.c.key == key).values(blocked_until=blocked_until))
+        if account and failures >= int(config["THROTTLE_SUSPEND_AFTER"]):
+            result = db.execute(update(_TABLE).where(_TABLE.c.key == key, _TABLE.c.suspended_at.is_(None))
+                                .values(suspended_at=now))
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                audit.record(db, "factor_suspended", user_id=user_id, commit=False, factor=factor,
+                             failures=failures)
+    verdict = check(db, keys, now=now)
+    db.commit()
+    return verdict
+
+
+def success(db: Session, account_keys: Iterable[str]) -> None:
+    """Forget the failures of these account keys (address keys given are left alone). Commits.
+
+    A suspended key stays suspended: only :func:`lift` ends a suspension.
+    """
+    keys = [key for key in account_keys if is_account_key(key)]
+    if keys:
+        db.execute(delete(_TABLE).where(_TABLE.c.key.in_(keys), _TABLE.c.suspended_at.is_(None)))
+    db.commit()
+
+
+def lift(db: Session, key: str, *, user_id: int | None = None, reason: str = "operator") -> bool:
+    """Clear one key's counters and suspension. Commits; ``False`` when there was nothing to clear."""
+    result = db.execute(delete(_TABLE).where(_TABLE.c.key == key))
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        db.commit()
+        return False
+    audit.record(db, "throttle_lifted", user_id=user_id, commit=False, factor=_factor_of(key), reason=reason)
+    db.commit()
+    return True
+
+
+def unlock_user(db: Session, user: User, *, config: Mapping[str, Any]) -> list[str]:
+    """Lift every account key of the person (password by their email, other factors by id).
+
+    :returns: the factors that had been throttled or suspended
+    """
+    keys = [account_key(email_blind(user.email, config=config), policy.PASSWORD)]
+    keys += [account_key(str(user.id), factor) for factor in policy.METHODS if factor != policy.PASSWORD]
+    return [_factor_of(key) for key in keys if lift(db, key, user_id=user.id, reason="operator")]
+
+
+def _increment(db: Session, key: str, *, now: dt.datetime, decay: bool) -> int:
+    """Add one failure in one statement (an upsert, safe across processes); the new count."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        insert: Any = postgresql.insert(_TABLE)
+    elif dialect == "sqlite":
+        insert = sqlite.insert(_TABLE)
+    else:  # pragma: no cover - make_engine only builds these two
+        raise RuntimeError(f"throttling needs SQLite or PostgreSQL, not {dialect}")
+    counted: Any = _TABLE.c.failures + 1
+    if decay:
+        counted = case((_TABLE.c.last_failure_at < now - DECAY, 1), else_=_TABLE.c.failures + 1)
+    stmt = (
+        insert.values(key=key, failures=1, last_failure_at=now)
+        .on_conflict_do_update(index_elements=[_TABLE.c.key], set_={"failures": counted, "last_failure_at": now})
+        .returning(_TABLE.c.failures)
+    )
+    return int(db.execute(stmt).scalar_one())
+
+
+def _network(ip: str) -> str:
+    """The address, or for IPv6 its /64; the text as given when it does not parse."""
+    try:
+        address = ipaddress.ip_address(ip.strip())
+    except ValueError:
+        return ip.strip()
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _factor_of(key: str) -> str:
+    return key.split(":", 2)[1]
+
+
+def _key(config: Mapping[str, Any]) -> bytes:
+    return derive_key(str(config["SECRET_KEY"]), purpose="throttle")
