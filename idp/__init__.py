@@ -44,9 +44,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
+    from idp.authn.views import bp as authn_bp
 
     oidc.init_app(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
+    app.register_blueprint(authn_bp)
     errors.register_error_handlers(app)
     return app

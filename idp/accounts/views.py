@@ -19,9 +19,13 @@ from idp.accounts import service
 from idp.accounts import session as auth_session
 from idp.accounts.messages import account_error_message
 from idp.accounts.messages import password_error_message
+from idp.accounts.models import User
 from idp.accounts.passwords import PasswordRejected
 from idp.assurance import policy
 from idp.assurance.policy import Factor
+from idp.authn import steps
+from idp.authn import throttle
+from idp.authn.messages import wait_message
 from idp.db import get_session
 from idp.http import safe_next
 from idp.mail import send_mail
@@ -55,10 +59,27 @@ def signin() -> Response | str | tuple[str, int]:
     email = request.form.get("email", request.args.get("login_hint", ""))[:320]
     if request.method == "POST":
         db = get_session()
-        user = service.authenticate_password(db, email=email, password=request.form.get("password", "")[:1024])
-        if user is not None:
-            auth_session.sign_in(db, user, Factor(policy.PASSWORD, clock.timestamp()))
+        password = request.form.get("password", "")[:1024]
+        found: list[User] = []
+
+        def check() -> Factor | None:
+            user = service.authenticate_password(db, email=email, password=password)
+            if user is None:
+                return None
+            found.append(user)
+            return Factor(policy.PASSWORD, clock.timestamp())
+
+        known = service.find_by_email(db, email) if email else None
+        keys = throttle.password_keys(email, request.remote_addr or "", config=current_app.config)
+        attempt = steps.throttled(db, keys, check, config=current_app.config, method=policy.PASSWORD,
+                                  user_id=known.id if known else None)
+        if attempt.factor is not None:
+            ctx = auth_session.sign_in(db, found[0], attempt.factor)
+            steps.record_signin(db, found[0], ctx, step_up=False)
             return _signed_in(next_url)
+        if attempt.blocked:
+            return render_template("accounts/signin.html", email=email, next=next_url,
+                                   error=wait_message(attempt.verdict)), 429
         error = _("The email or password is not correct.")
         return render_template("accounts/signin.html", email=email, next=next_url, error=error), 200
     return render_template("accounts/signin.html", email=email, next=next_url, error=None)

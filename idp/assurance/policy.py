@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from idp.assurance.levels import ACR_PREFIX
 from idp.assurance.levels import AAL
+from idp.assurance.levels import ACR_PREFIX
 from idp.assurance.levels import acr_value
 
 # Factor methods, as stored in the session.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,9 +65,10 @@ MALFORMED = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError)
 class WebAuthnError(Exception):
     """A refused ceremony; ``code`` is stable, for messages and audit."""
 
-    def __init__(self, code: str, detail: str = "") -> None:
+    def __init__(self, code: str, detail: str = "", *, user_id: int | None = None) -> None:
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
+        self.user_id = user_id  # the credential's owner, when known: told about a suspected clone
 
 
 def rp_id(config: Config) -> str:
@@ -96,7 +98,7 @@ def _consume(db: Session, state: dict[str, Any]) -> bytes:
         challenge, exp = base64url_to_bytes(state["challenge"]), float(state["exp"])
     except MALFORMED as exc:
         raise WebAuthnError("invalid", "malformed state") from exc
-    if exp < clock.timestamp():
+    if not math.isfinite(exp) or exp < clock.timestamp():
         raise WebAuthnError("expired")
     db.add(UsedAssertion(client_id="webauthn", jti=hashlib.sha256(challenge).hexdigest(),
                          expires_at=dt.datetime.fromtimestamp(exp, dt.UTC)))
@@ -167,7 +169,7 @@ def _chains_to(attestation_object: bytes, aaguid: str, roots: list[bytes]) -> bo
 def verify_registration(db: Session, user: User, state: dict[str, Any], credential: str | dict[str, Any], *,
                         name: str, config: Config) -> WebAuthnCredential:
     """Stores the new credential; ``hardware_bound`` only for trusted, unsyncable, UV attestation."""
-    if state.get("user_id") != user.id or state.get("kind") not in KINDS:
+    if not isinstance(state, dict) or state.get("user_id") != user.id or state.get("kind") not in KINDS:
         raise WebAuthnError("invalid", "state of another user or ceremony")
     challenge = _consume(db, state)
     passkey = state["kind"] == "passkey"
@@ -198,8 +200,8 @@ def verify_registration(db: Session, user: User, state: dict[str, Any], credenti
         user_id=user.id, name=name[:100], credential_id=verified.credential_id,
         public_key=verified.credential_public_key, sign_count=verified.sign_count,
         transports=[t.value for t in parsed.response.transports or []], aaguid=verified.aaguid,
-        attestation_format=AttestationFormat(verified.fmt).value, discoverable=passkey, user_verifying=verified.user_verified,
-        backup_eligible=backup_eligible, hardware_bound=hardware_bound)
+        attestation_format=AttestationFormat(verified.fmt).value, discoverable=passkey,
+        user_verifying=verified.user_verified, backup_eligible=backup_eligible, hardware_bound=hardware_bound)
     db.add(row)
     try:
         db.flush()
@@ -262,8 +264,8 @@ def verify_authentication(db: Session, state: dict[str, Any], credential: str | 
         cred.suspected_clone_at = clock.utc_now()
         audit.record(db, "webauthn_clone_suspected", user_id=cred.user_id, credential=cred.id,
                      stored=cred.sign_count, seen=new)
-        raise WebAuthnError("cloned")
+        raise WebAuthnError("cloned", user_id=cred.user_id)
     cred.sign_count, cred.last_used_at = new, clock.utc_now()
     db.commit()
     uv = verified.user_verified
-    return cred, Factor(WEBAUTHN, clock.timestamp(), uv=uv, hw=cred.hardware_bound)
+    return cred, Factor(WEBAUTHN, clock.timestamp(), uv=uv, hw=cred.hardware_bound and uv)

@@ -6,7 +6,6 @@ Nothing implicit or hybrid is registered: ``response_type=code`` is the only res
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError

@@ -26,7 +26,7 @@ def _signup(client, **form):
 
 def test_forms_follow_autocomplete_standards_and_label_every_input(client):
     signin = client.get("/signin").text
-    assert 'autocomplete="username"' in signin and 'autocomplete="current-password"' in signin
+    assert 'autocomplete="username webauthn"' in signin and 'autocomplete="current-password"' in signin
     signup = client.get("/signup").text
     assert 'autocomplete="new-password"' in signup
     for html in (signin, signup):

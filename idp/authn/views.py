@@ -1,0 +1,320 @@
+"""Blueprint ``authn``: the step-up page, WebAuthn ceremonies (JSON) and the Security page."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as cookie
+from flask import url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+from werkzeug.wrappers import Response
+
+from idp import audit
+from idp import clock
+from idp.accounts import service
+from idp.accounts import session as auth_session
+from idp.accounts.models import User
+from idp.accounts.session import AuthContext
+from idp.assurance import policy
+from idp.authn import messages
+from idp.authn import qr
+from idp.authn import recovery
+from idp.authn import security
+from idp.authn import steps
+from idp.authn import throttle
+from idp.authn import totp
+from idp.authn import webauthn
+from idp.authn.inventory import enrolled
+from idp.db import get_session
+from idp.http import safe_next
+
+bp = Blueprint("authn", __name__)
+
+STATE_KEY = "webauthn_state"
+
+
+def continue_to(next_url: str) -> Response:
+    """Back to where the person was going, marking a pending authorization as freshly authenticated."""
+    pending = cookie.pop("fresh_auth_pending", None)
+    if pending:
+        cookie["fresh_auth"] = pending
+    return redirect(safe_next(next_url, url_for("accounts.home")))
+
+
+def _target() -> int:
+    raw = request.values.get("aal", "2")
+    return int(raw) if raw in ("1", "2", "3") else 2
+
+
+def _with_param(url: str, name: str, value: str) -> str:
+    return url + ("&" if "?" in url else "?") + f"{name}={value}"
+
+
+@bp.route("/signin/more", methods=["GET", "POST"])
+def step_up() -> Response | str | tuple[str, int]:
+    """Ask only for the factor that is missing for the level the request needs."""
+    db = get_session()
+    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
+    ctx = auth_session.current(db)
+    if ctx is None:
+        return redirect(url_for("accounts.signin", next=next_url))
+    target = _target()
+    if ctx.aal() >= target:
+        return continue_to(next_url)
+    have = enrolled(db, ctx.user)
+    error = None
+    status = 200
+    if request.method == "POST":
+        if request.form.get("cancel"):
+            return redirect(safe_next(_with_param(next_url, "_declined", "1"), url_for("accounts.home")))
+        method = request.form.get("method", "")
+        attempt = _check_factor(ctx, method)
+        if attempt is not None and attempt.factor is not None:
+            new = auth_session.add_factor(db, ctx, attempt.factor)
+            steps.record_signin(db, ctx.user, new, step_up=True)
+            if new.aal() >= target:
+                return continue_to(next_url)
+            ctx = new
+        elif attempt is not None:
+            error, status = messages.refusal(method, attempt.verdict), 400 if attempt.verdict.allowed else 429
+        else:
+            error, status = _("Choose a way to confirm it is you."), 400
+    options = steps.options_for(ctx, target, have)
+    return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
+                           error=error, uv=steps.webauthn_uv_needed(ctx, target)), status
+
+
+def _check_factor(ctx: AuthContext, method: str) -> steps.Attempt | None:
+    db = get_session()
+    cfg = current_app.config
+    ip = request.remote_addr or ""
+    user = ctx.user
+    if method == policy.TOTP:
+        code = request.form.get("code", "")[:32]
+        return steps.throttled(db, throttle.factor_keys(user.id, policy.TOTP, ip, config=cfg),
+                               lambda: totp.verify(db, user, code, config=cfg), config=cfg,
+                               method=method, user_id=user.id)
+    if method == policy.RECOVERY:
+        code = request.form.get("recovery_code", "")[:64]
+        attempt = steps.throttled(db, throttle.factor_keys(user.id, policy.RECOVERY, ip, config=cfg),
+                                  lambda: recovery.verify(db, user, code), config=cfg,
+                                  method=method, user_id=user.id)
+        if attempt.factor is not None:
+            # A recovery code is how a person gets back a suspended second factor.
+            throttle.lift(db, throttle.account_key(str(user.id), policy.TOTP), user_id=user.id, reason="recovery")
+        return attempt
+    if method == policy.PASSWORD:
+        password = request.form.get("password", "")[:1024]
+        return steps.throttled(
+            db, throttle.password_keys(user.email, ip, config=cfg),
+            lambda: _password_factor(service.authenticate_password(db, email=user.email, password=password)),
+            config=cfg, method=method, user_id=user.id)
+    return None
+
+
+def _password_factor(user: User | None) -> policy.Factor | None:
+    return policy.Factor(policy.PASSWORD, clock.timestamp()) if user is not None else None
+
+
+# -- WebAuthn ceremonies (JSON; CSRF token in the X-CSRFToken header) --------------------------------
+
+
+def _json_error(code: str, status: int = 400) -> tuple[Response, int]:
+    return jsonify(error=code, message=messages.webauthn_error(code)), status
+
+
+@bp.route("/webauthn/authenticate/options", methods=["POST"])
+def authenticate_options() -> Response | tuple[Response, int]:
+    """Options for a username-less passkey sign-in, or (``step_up``) for this person's keys."""
+    db = get_session()
+    body = request.get_json(silent=True) or {}
+    ctx = auth_session.current(db)
+    try:
+        if body.get("step_up") and ctx is not None:
+            target = int(body.get("aal", 2)) if str(body.get("aal")) in ("2", "3") else 2
+            uv = "required" if steps.webauthn_uv_needed(ctx, target) else "preferred"
+            options, state = webauthn.authentication_options(db, ctx.user, config=current_app.config,
+                                                             user_verification=uv)
+            state["step_up"] = target
+        else:
+            options, state = webauthn.authentication_options(db, None, config=current_app.config)
+    except webauthn.WebAuthnError as exc:
+        return _json_error(exc.code)
+    cookie[STATE_KEY] = state
+    return Response(options, mimetype="application/json")
+
+
+@bp.route("/webauthn/authenticate", methods=["POST"])
+def authenticate() -> Response | tuple[Response, int]:
+    db = get_session()
+    body = request.get_json(silent=True) or {}
+    state = cookie.pop(STATE_KEY, None)
+    if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
+        return _json_error("expired")
+    next_url = safe_next(body.get("next") if isinstance(body.get("next"), str) else None, url_for("accounts.home"))
+    try:
+        cred, factor = webauthn.verify_authentication(db, state, body["credential"], config=current_app.config)
+    except webauthn.WebAuthnError as exc:
+        audit.record(db, "signin_failed", user_id=exc.user_id or state.get("user_id"), factor=policy.WEBAUTHN,
+                     reason=exc.code)
+        if exc.code == "cloned":
+            messages.notify_clone(db, exc.user_id)
+        return _json_error(exc.code)
+    ctx = auth_session.current(db)
+    if state.get("step_up") and ctx is not None and ctx.user.id == cred.user_id:
+        new = auth_session.add_factor(db, ctx, factor)
+        steps.record_signin(db, ctx.user, new, step_up=True)
+    else:
+        user = db.get(User, cred.user_id)
+        if user is None or not user.is_active:
+            return _json_error("unknown_credential")
+        new = auth_session.sign_in(db, user, factor)
+        steps.record_signin(db, user, new, step_up=False)
+    response = continue_to(next_url)
+    return jsonify(redirect=response.location)
+
+
+@bp.route("/webauthn/register/options", methods=["POST"])
+def register_options() -> Response | tuple[Response, int]:
+    db = get_session()
+    ctx = auth_session.current(db)
+    if ctx is None or not security.may_manage(db, ctx):
+        return _json_error("step_up_required", 403)
+    body = request.get_json(silent=True) or {}
+    kind = str(body.get("kind")) if body.get("kind") in webauthn.KINDS else "passkey"
+    options, state = webauthn.registration_options(db, ctx.user, kind=kind, config=current_app.config)
+    cookie[STATE_KEY] = state
+    return Response(options, mimetype="application/json")
+
+
+@bp.route("/webauthn/register", methods=["POST"])
+def register() -> Response | tuple[Response, int]:
+    db = get_session()
+    ctx = auth_session.current(db)
+    state = cookie.pop(STATE_KEY, None)
+    body = request.get_json(silent=True) or {}
+    if ctx is None or not security.may_manage(db, ctx):
+        return _json_error("step_up_required", 403)
+    if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
+        return _json_error("expired")
+    name = security.clean_name(body.get("name"), default=_("Passkey") if state.get("kind") == "passkey"
+                               else _("Security key"))
+    try:
+        cred = webauthn.verify_registration(db, ctx.user, state, body["credential"], name=name,
+                                            config=current_app.config)
+    except webauthn.WebAuthnError as exc:
+        return _json_error(exc.code)
+    messages.notify_added(ctx.user, cred.name)
+    flash(_("Added \"%(name)s\".", name=cred.name))
+    return jsonify(redirect=url_for("authn.security_page"))
+
+
+# -- The Security page ------------------------------------------------------------------------------
+
+
+def _signed_in_or_redirect() -> AuthContext | Response:
+    ctx = auth_session.current(get_session())
+    if ctx is None:
+        return redirect(url_for("accounts.signin", next=request.full_path))
+    return ctx
+
+
+def _guard() -> AuthContext | Response:
+    """Signed in, and at AAL2 when the account can reach it (changing authenticators is sensitive)."""
+    ctx = _signed_in_or_redirect()
+    if isinstance(ctx, Response):
+        return ctx
+    if not security.may_manage(get_session(), ctx):
+        return redirect(url_for("authn.step_up", aal=2, next=url_for("authn.security_page")))
+    return ctx
+
+
+@bp.route("/security")
+def security_page() -> Response | str:
+    ctx = _signed_in_or_redirect()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx),
+                           may_manage=security.may_manage(db, ctx))
+
+
+@bp.route("/security/totp", methods=["GET", "POST"])
+def enrol_totp() -> Response | str | tuple[str, int]:
+    ctx = _guard()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    secret = cookie.get("totp_enrol")
+    if not isinstance(secret, str) or (request.method == "GET" and request.args.get("new")):
+        secret = cookie["totp_enrol"] = totp.new_secret()
+    error = None
+    name = security.clean_name(request.form.get("name"), default=_("Authenticator app"))
+    if request.method == "POST":
+        try:
+            cred = totp.enrol(db, ctx.user, secret, request.form.get("code", "")[:32], name=name,
+                              config=current_app.config)
+        except totp.TotpError:
+            error = _("That code is not correct. Enter the code your app shows now.")
+        else:
+            cookie.pop("totp_enrol", None)
+            messages.notify_added(ctx.user, cred.name)
+            flash(_("Added \"%(name)s\".", name=cred.name))
+            return redirect(url_for("authn.security_page"))
+    uri = totp.provisioning_uri(secret, account=ctx.user.email, issuer=current_app.config["SERVICE_NAME"])
+    return render_template("authn/totp_enrol.html", qr=Markup(qr.svg(uri)),  # noqa: S704 (segno draws modules; no text of ours) secret=security.group_secret(secret),
+                           name=name, error=error), 400 if error else 200
+
+
+@bp.route("/security/recovery-codes", methods=["POST"])
+def recovery_codes() -> Response | str:
+    ctx = _guard()
+    if isinstance(ctx, Response):
+        return ctx
+    codes = recovery.generate(get_session(), ctx.user)
+    messages.notify_added(ctx.user, _("Recovery codes"))
+    return render_template("authn/recovery_codes.html", codes=codes)
+
+
+@bp.route("/security/passkeys/new")
+def new_passkey() -> Response | str:
+    ctx = _guard()
+    if isinstance(ctx, Response):
+        return ctx
+    kind = request.args.get("kind") if request.args.get("kind") in webauthn.KINDS else "passkey"
+    return render_template("authn/webauthn_enrol.html", kind=kind)
+
+
+@bp.route("/security/rename", methods=["POST"])
+def rename() -> Response:
+    ctx = _guard()
+    if isinstance(ctx, Response):
+        return ctx
+    security.rename(get_session(), ctx.user, request.form.get("kind", ""), request.form.get("id", ""),
+                    security.clean_name(request.form.get("name"), default=""))
+    return redirect(url_for("authn.security_page"))
+
+
+@bp.route("/security/remove", methods=["POST"])
+def remove() -> Response | str | tuple[str, int]:
+    ctx = _guard()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    kind, ident = request.form.get("kind", ""), request.form.get("id", "")
+    check = security.removal(db, ctx.user, kind, ident)
+    if check.refused:
+        flash(check.reason)
+        return redirect(url_for("authn.security_page"))
+    if check.needs_confirmation and request.form.get("confirm") != "yes":
+        return render_template("authn/remove_confirm.html", kind=kind, id=ident, name=check.name, reason=check.reason)
+    security.remove(db, ctx.user, kind, ident)
+    messages.notify_removed(ctx.user, check.name)
+    flash(_("Removed \"%(name)s\".", name=check.name))
+    return redirect(url_for("authn.security_page"))
