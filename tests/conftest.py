@@ -90,3 +90,13 @@ def db(app: Flask) -> Iterator[Any]:
         from idp.db import get_session
 
         yield get_session()
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """The IdP's clock, for tests that let time pass (reauthentication windows, throttling, TOTP)."""
+    from idp import clock as idp_clock
+
+    idp_clock.reset()
+    yield idp_clock
+    idp_clock.reset()

@@ -24,6 +24,8 @@ from idp.crypto import random_token
 # Preferences and the pending-authorization marker survive the session id rotation.
 KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", "fresh_auth_pending")
 TOUCH_EVERY = 60  # seconds between writes of last_active_at
+SHORTEST_IDLE = 15 * 60  # AAL3's idle timeout: breaks longer than this are remembered
+KEPT_BREAKS = 4
 
 
 def new_marker() -> str:
@@ -38,20 +40,21 @@ class AuthContext:
     sid: str
     factors: tuple[Factor, ...]
     last_active: float | None = None
+    breaks: tuple[tuple[float, float], ...] = ()
 
     def aal(self, now: float | None = None) -> int:
         return policy.current_aal(self.factors, now=clock.timestamp() if now is None else now,
-                                  last_active=self.last_active)
+                                  last_active=self.last_active, breaks=self.breaks)
 
     def counting(self, now: float | None = None) -> list[Factor]:
         """The factors behind the session's current AAL (what ``amr`` and ``auth_time`` report)."""
         now = clock.timestamp() if now is None else now
         level = self.aal(now)
-        return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active) if level else []
+        return self.fresh_for(level, now) if level else []
 
     def fresh_for(self, level: int, now: float | None = None) -> list[Factor]:
         now = clock.timestamp() if now is None else now
-        return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active)
+        return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active, breaks=self.breaks)
 
     @property
     def auth_time(self) -> dt.datetime:
@@ -77,7 +80,8 @@ class AuthContext:
 def _context(user: User, row: AuthSession) -> AuthContext:
     factors = tuple(Factor.from_json(f) for f in row.details.get("factors", []))
     last = row.last_active_at.timestamp() if row.last_active_at else None
-    return AuthContext(user=user, sid=row.id, factors=factors, last_active=last)
+    breaks = tuple((float(a), float(b)) for a, b in row.details.get("breaks", []))
+    return AuthContext(user=user, sid=row.id, factors=factors, last_active=last, breaks=breaks)
 
 
 def _store(row: AuthSession, ctx: AuthContext) -> None:
@@ -111,11 +115,13 @@ def add_factor(db: Session, ctx: AuthContext, factor: Factor) -> AuthContext:
     assert row is not None
     now = clock.utc_now()
     kept = [f for f in ctx.factors if not (f.method == factor.method and f.uv == factor.uv and f.hw == factor.hw)]
-    new = AuthContext(user=ctx.user, sid=ctx.sid, factors=(*kept, factor), last_active=now.timestamp())
+    new = AuthContext(user=ctx.user, sid=ctx.sid, factors=(*kept, factor), last_active=now.timestamp(),
+                      breaks=ctx.breaks)
+    _touch(row, now)
     _store(row, new)
-    row.last_active_at = now
     db.commit()
-    return new
+    return AuthContext(user=new.user, sid=new.sid, factors=new.factors, last_active=new.last_active,
+                       breaks=tuple((float(a), float(b)) for a, b in row.details.get("breaks", [])))
 
 
 def current(db: Session) -> AuthContext | None:
@@ -134,9 +140,17 @@ def current(db: Session) -> AuthContext | None:
     if not ctx.aal(now.timestamp()):
         return None
     if row.last_active_at is None or (now - row.last_active_at).total_seconds() >= TOUCH_EVERY:
-        row.last_active_at = now
+        _touch(row, now)
         db.commit()
     return ctx
+
+
+def _touch(row: AuthSession, now: dt.datetime) -> None:
+    """Record activity; a long break is remembered, since it ends the higher levels for good."""
+    if row.last_active_at is not None and (now - row.last_active_at).total_seconds() > SHORTEST_IDLE:
+        gap = [row.last_active_at.timestamp(), now.timestamp()]
+        row.details = {**row.details, "breaks": [*row.details.get("breaks", []), gap][-KEPT_BREAKS:]}
+    row.last_active_at = now
 
 
 def end_current(db: Session) -> str | None:

@@ -75,18 +75,29 @@ def level_of(factors: Iterable[Factor]) -> int:
     return AAL.AAL1 if factors else 0
 
 
-def fresh_factors(factors: Iterable[Factor], level: int, *, now: float, last_active: float | None) -> list[Factor]:
-    """The factors that still count toward ``level`` at ``now`` (its window, its idle timeout)."""
+def fresh_factors(factors: Iterable[Factor], level: int, *, now: float, last_active: float | None,
+                  breaks: Iterable[tuple[float, float]] = ()) -> list[Factor]:
+    """The factors that still count toward ``level`` at ``now``.
+
+    A factor counts within the level's window since it was presented, and only if it was
+    presented after the last break in activity longer than the level's idle timeout (the
+    current one included): after such a break the level has to be earned again.
+    """
     window = WINDOWS[AAL(level)]
-    if window.idle is not None and last_active is not None and now - last_active > window.idle:
-        return []
-    return [f for f in factors if now - f.at <= window.max_age]
+    cut = None
+    if window.idle is not None:
+        gaps = [*breaks, (last_active, now)] if last_active is not None else list(breaks)
+        ends = [end for start, end in gaps if end - start > window.idle]
+        cut = max(ends) if ends else None
+    return [f for f in factors if now - f.at <= window.max_age and (cut is None or f.at >= cut)]
 
 
-def current_aal(factors: Sequence[Factor], *, now: float, last_active: float | None) -> int:
+def current_aal(factors: Sequence[Factor], *, now: float, last_active: float | None,
+                breaks: Iterable[tuple[float, float]] = ()) -> int:
     """The AAL a session counts at right now: the highest level whose window its factors are in."""
+    breaks = list(breaks)
     for level in (AAL.AAL3, AAL.AAL2, AAL.AAL1):
-        if level_of(fresh_factors(factors, level, now=now, last_active=last_active)) >= level:
+        if level_of(fresh_factors(factors, level, now=now, last_active=last_active, breaks=breaks)) >= level:
             return level
     return 0
 
