@@ -268,7 +268,8 @@ def enrol_totp() -> Response | str | tuple[str, int]:
             flash(_("Added \"%(name)s\".", name=cred.name))
             return redirect(url_for("authn.security_page"))
     uri = totp.provisioning_uri(secret, account=ctx.user.email, issuer=current_app.config["SERVICE_NAME"])
-    return render_template("authn/totp_enrol.html", qr=Markup(qr.svg(uri)),  # noqa: S704 (segno draws modules; no text of ours) secret=security.group_secret(secret),
+    drawing = Markup(qr.svg(uri))  # noqa: S704 (segno draws modules; nothing of ours is text in it)
+    return render_template("authn/totp_enrol.html", qr=drawing, secret=security.group_secret(secret),
                            name=name, error=error), 400 if error else 200
 
 

@@ -143,3 +143,13 @@ CASES = [
 @pytest.mark.parametrize("request_, ial, aal, reach, outcome", CASES)
 def test_acr_decision_table(request_, ial, aal, reach, outcome):
     assert decide_acr(request_, ial=ial, aal=aal, reachable_aal=reach) == outcome
+
+
+def test_a_long_break_ends_aal2_even_after_activity_resumed():
+    factors = [Factor("pwd", T - 3 * HOUR), Factor("totp", T - 3 * HOUR)]
+    gap = (T - 2.5 * HOUR, T - 1 * HOUR)  # 90 minutes without activity, then activity again
+    assert policy.current_aal(factors, now=T, last_active=T - 60, breaks=[gap]) == 1
+    short = (T - 2.5 * HOUR, T - 2 * HOUR)  # 30 minutes: ends AAL3 only
+    assert policy.current_aal(factors, now=T, last_active=T - 60, breaks=[short]) == 2
+    again = [*factors, Factor("pwd", T - 30), Factor("totp", T - 20)]
+    assert policy.current_aal(again, now=T, last_active=T - 10, breaks=[gap]) == 2
