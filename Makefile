@@ -20,6 +20,7 @@ run: venv
 	@echo
 	@echo "  IdP:          http://localhost:5000"
 	@echo "  Demo service: http://localhost:5001   (sign in as somchai@example.com / demo-citizen-2026)"
+	@echo "  Second factor for the demo account: TOTP key KRUGC2JAIRUWO2LUMFWCASKEEBCGK3LP in any authenticator app"
 	@echo
 	ESERVICE_CLIENT_FILE=instance/demo-eservice.json $(BIN)/python -m examples.eservice.app --port 5001 & \
 	  ESERVICE_PID=$$!; trap 'kill $$ESERVICE_PID 2>/dev/null' EXIT INT TERM; \

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from idp.accounts import service
+from idp.authn import totp
 from idp.cli import emit
 from idp.db import get_session
 from idp.oidc.clients import create_client
@@ -20,6 +21,9 @@ from idp.oidc.models import Client
 DEMO_EMAIL = "somchai@example.com"
 DEMO_PASSWORD = "demo-citizen-2026"
 DEMO_CLIENT_NAME = "Restaurant business licence (demo)"
+# Demo account only: a published seed, so anyone trying `make run` can pass the AAL2 step-up
+# with any authenticator app (or `python -c "import pyotp; print(pyotp.TOTP('...').now())"`).
+DEMO_TOTP_SECRET = "KRUGC2JAIRUWO2LUMFWCASKEEBCGK3LP"
 
 
 @click.group("demo")
@@ -34,9 +38,12 @@ def demo_group() -> None:
 def seed_command(eservice_url: str, as_json: bool) -> None:
     """Create the demo citizen and the demo e-Service (once) and write the client to instance/."""
     db = get_session()
-    if service.find_by_email(db, DEMO_EMAIL) is None:
-        service.create_user(db, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Somchai Jaidee",
-                            email_verified=True)
+    user = service.find_by_email(db, DEMO_EMAIL)
+    if user is None:
+        user = service.create_user(db, email=DEMO_EMAIL, password=DEMO_PASSWORD, name="Somchai Jaidee",
+                                   email_verified=True)
+    if not totp.list_for(db, user.id):
+        totp.import_secret(db, user, DEMO_TOTP_SECRET, name="Demo authenticator", config=current_app.config)
     client_file = Path(current_app.instance_path) / "demo-eservice.json"
     existing = db.scalar(select(Client).where(Client.name == DEMO_CLIENT_NAME))
     if existing is None or not client_file.exists():
@@ -48,8 +55,8 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
         fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)
-    emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "eservice": eservice_url,
-          "client_file": str(client_file)}, as_json)
+    emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "totp_secret": DEMO_TOTP_SECRET,
+          "eservice": eservice_url, "client_file": str(client_file)}, as_json)
 
 
 def register(cli: click.Group) -> None:

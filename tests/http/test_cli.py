@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import func
+from sqlalchemy import select
 
+from idp.authn.models import TotpCredential
 from idp.cli import cli
 from idp.cli import clients
 from idp.cli import db
@@ -81,6 +84,8 @@ def test_demo_seed_is_idempotent(app, run):
     assert first == second
     saved = json.loads(Path(first["client_file"]).read_text())
     assert saved["client_id"] and saved["client_secret"]
+    with app.app_context():  # one demo authenticator, however often it runs
+        assert get_session().scalar(select(func.count()).select_from(TotpCredential)) == 1
 
 
 def test_init_is_safe_to_run_again(run):
