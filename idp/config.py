@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+LIST_SETTINGS = ("LANGUAGES", "WEBAUTHN_TRUST_ANCHORS", "WEBAUTHN_AAGUIDS")
+
+
 class ConfigError(RuntimeError):
     """A setting that makes the IdP unsafe or unusable; the message is one line for the operator."""
 
@@ -81,6 +84,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         keys_dir = Path(app.root_path).parent / keys_dir if _in_source_tree(app) else Path.cwd() / keys_dir
     app.config["KEYS_DIR"] = str(keys_dir)
     app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
+    for name in LIST_SETTINGS:  # IDP_X=a,b as well as IDP_X='["a", "b"]'
+        if isinstance(app.config[name], str):
+            app.config[name] = [v for v in app.config[name].replace(",", " ").split() if v]
     check(app.config)
     secure = app.config["ISSUER"].startswith("https://")
     if secure:
@@ -102,6 +108,9 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:
         raise ConfigError("AUTH_CODE_LIFETIME must be at most 60 seconds")
+    for path in config["WEBAUTHN_TRUST_ANCHORS"]:
+        if not Path(path).is_file():
+            raise ConfigError(f"WEBAUTHN_TRUST_ANCHORS: {path!r} is not a readable PEM file")
 
 
 def is_loopback_host(host: str) -> bool:

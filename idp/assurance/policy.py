@@ -196,9 +196,10 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
 
     Requested values below the operator's floor are dropped (a request raises the floor, never
     lowers it). Values are taken in the RP's order of preference: the first one that is already
-    satisfied is issued, unless an earlier one can be reached with one more factor, which then
-    is the step-up target. A floor, or an essential request, that cannot be reached is unmet;
-    voluntary values that cannot be reached fall back to what was achieved, never overstated.
+    satisfied is issued, unless an earlier one can be reached with the person's enrolled
+    authenticators, which then is the step-up target. Voluntary values out of reach fall back to
+    the floor, if there is one, else to what was achieved (never overstated); a floor or an
+    essential request that cannot be reached is unmet.
     """
     achieved = acr_value(ial, aal) if aal else None
     floor = [p for p in (parse_acr(v) for v in request.floor) if p]
@@ -213,11 +214,22 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
         if request.essential and request.values:
             return AcrOutcome(unmet=True)  # essential, but nothing this IdP knows
         return AcrOutcome(acr=achieved)
+    outcome = _first_met_or_reachable(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal)
+    if outcome is None and floor and not mandatory:
+        # Voluntary values out of reach never fall below the floor.
+        outcome = _first_met_or_reachable([(acr_value(*f), f) for f in floor], ial=ial, aal=aal,
+                                          reachable_aal=reachable_aal)
+        mandatory = True
+    if outcome is not None:
+        return outcome
+    return AcrOutcome(unmet=True) if mandatory else AcrOutcome(acr=achieved)
+
+
+def _first_met_or_reachable(wanted: list[tuple[str, tuple[int, int]]], *, ial: int, aal: int,
+                            reachable_aal: int) -> AcrOutcome | None:
     for value, pair in wanted:  # in the RP's order of preference
         if _satisfies(ial, aal, pair):
             return AcrOutcome(acr=value)
         if ial >= pair[0] and reachable_aal >= pair[1]:
             return AcrOutcome(step_up=pair[1], target=value)
-    if mandatory:
-        return AcrOutcome(unmet=True)
-    return AcrOutcome(acr=achieved)
+    return None

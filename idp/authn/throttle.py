@@ -3,11 +3,12 @@ server process counts the same failures.
 
 Two kinds of key, both free of personal data:
 
-* account keys, ``a:<factor>:<subject>``: the subject is the user id for TOTP, recovery codes
-  and WebAuthn, and a keyed hash of the normalised email for passwords, so that an email
+* account keys, ``a:<factor>:<subject>``: the subject is the user id for TOTP and recovery
+  codes, and a keyed hash of the normalised email for passwords, so that an email
   with no account is throttled exactly like one with an account (nothing to enumerate).
   They count consecutive failures until a success; at ``THROTTLE_SUSPEND_AFTER`` the factor is
-  suspended until an operator (``idp users unlock``) or a recovery-code sign-in lifts it.
+  suspended until an operator (``idp users unlock``) lifts it; a recovery code lifts a
+  suspended TOTP.
 * address keys, ``i:<factor>:<hash>``: a keyed hash of the client address (IPv6 by its /64,
   the block one subscriber gets). Their count decays after a day without failure.
 
@@ -92,7 +93,9 @@ def password_keys(email: str, ip: str, *, config: Mapping[str, Any]) -> list[str
 
 
 def factor_keys(user_id: int, factor: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
-    """Account key then address key for a second factor (TOTP, recovery code, WebAuthn)."""
+    """Account key then address key for a second factor (TOTP, recovery code).
+
+    WebAuthn is not counted: an assertion cannot be guessed, only signed by the key."""
     return [account_key(str(user_id), factor), ip_key(ip, factor, config=config)]
 
 

@@ -218,6 +218,8 @@ def test_the_operators_floor_cannot_be_lowered_by_the_request(app, client, user)
     sign_in(client)
     _, response = start(client, strict, acr_values=AAL1)
     assert "/signin/more" in response.headers["Location"]
+    _, response = start(client, strict, acr_values=AAL3)  # out of reach: still not below the floor
+    assert "/signin/more" in response.headers["Location"] and "aal=2" in response.headers["Location"]
     # Without any second factor the floor is unmet.
     other = make_user(app, "other@example.com")
     assert other

@@ -16,6 +16,7 @@ from idp.cli import demo
 from idp.cli import keys
 from idp.cli import serve
 from idp.cli import users
+from idp.db import get_session
 
 for _module in (clients, db, demo, keys, serve, users):
     _module.register(cli)

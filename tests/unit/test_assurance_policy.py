@@ -137,6 +137,10 @@ CASES = [
     (AcrRequest(values=(acr(1, 1),), floor=(acr(1, 2),)), 1, 2, 2, AcrOutcome(acr=acr(1, 2))),
     (AcrRequest(values=(acr(1, 3),), floor=(acr(1, 2),)), 1, 2, 2, AcrOutcome(acr=acr(1, 2))),
     (AcrRequest(values=(acr(1, 3),), floor=(acr(1, 2),)), 1, 2, 3, AcrOutcome(step_up=3, target=acr(1, 3))),
+    # an unreachable voluntary value above the floor must not skip the floor
+    (AcrRequest(values=(acr(1, 3),), floor=(acr(1, 2),)), 1, 1, 2, AcrOutcome(step_up=2, target=acr(1, 2))),
+    (AcrRequest(values=(acr(1, 3),), floor=(acr(1, 2),)), 1, 1, 1, AcrOutcome(unmet=True)),
+    (AcrRequest(values=(acr(1, 3),), essential=True, floor=(acr(1, 2),)), 1, 2, 2, AcrOutcome(unmet=True)),
 ]
 
 

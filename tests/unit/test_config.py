@@ -40,3 +40,18 @@ def test_environment_overrides_defaults(tmp_path, monkeypatch):
                                            ("[::1]", True), ("10.0.0.1", False), ("localhost.example", False)])
 def test_loopback_hosts(host, loopback):
     assert is_loopback_host(host) is loopback
+
+
+def test_list_settings_accept_plain_strings_and_trust_anchors_must_exist(tmp_path, monkeypatch):
+    anchor = tmp_path / "root.pem"
+    anchor.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("IDP_WEBAUTHN_TRUST_ANCHORS", str(anchor))
+    monkeypatch.setenv("IDP_WEBAUTHN_AAGUIDS", "aaguid-1, aaguid-2")
+    app = create_app({"SECRET_KEY": "k" * 40, "KEYS_DIR": str(tmp_path / "keys"),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    assert app.config["WEBAUTHN_TRUST_ANCHORS"] == [str(anchor)]
+    assert app.config["WEBAUTHN_AAGUIDS"] == ["aaguid-1", "aaguid-2"]
+    monkeypatch.setenv("IDP_WEBAUTHN_TRUST_ANCHORS", str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="WEBAUTHN_TRUST_ANCHORS"):
+        create_app({"SECRET_KEY": "k" * 40, "KEYS_DIR": str(tmp_path / "keys"),
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
