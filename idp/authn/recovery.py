@@ -2,14 +2,19 @@
 
 Each code is twelve characters of Crockford base32 (60 bits), printed as ``xxxx-xxxx-xxxx``
 in lower case. The alphabet has no ``i``, ``l``, ``o`` or ``u``; when typed, ``o`` is read as
-``0`` and ``i``/``l`` as ``1``, so a misread character still works. Only digests are stored,
-salted with the user id so one guess never tests every account's codes at once.
+``0`` and ``i``/``l`` as ``1``, so a misread character still works. Only digests are stored:
+60 bits is below the 112 that a plain hash would need, so the digest is an HMAC under a key
+derived from the server's secret (a stolen table alone cannot be brute-forced) and salted with
+the user id (one guess never tests every account's codes at once).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
+from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy import func
 from sqlalchemy import select
@@ -22,7 +27,7 @@ from idp.accounts.models import User
 from idp.assurance import policy
 from idp.assurance.policy import Factor
 from idp.authn.models import RecoveryCode
-from idp.crypto import hash_secret
+from idp.crypto import derive_key
 
 COUNT = 10
 LENGTH = 12
@@ -88,4 +93,5 @@ def _canonical(code: str) -> str:
 
 
 def _digest(user_id: int, canonical: str) -> str:
-    return hash_secret(f"recovery:{user_id}:{canonical}")
+    key = derive_key(current_app.config["SECRET_KEY"], purpose="recovery-codes")
+    return hmac.new(key, f"{user_id}:{canonical}".encode(), hashlib.sha256).hexdigest()

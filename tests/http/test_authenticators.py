@@ -2,6 +2,7 @@
 
 import re
 from email import message_from_bytes
+from email import policy as email_policy
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def user(app):
 
 def outbox(app):
     folder = Path(app.config["MAIL_OUTBOX_DIR"])
-    return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+    return [message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
 
 
 def count(app, model, **where):
