@@ -2,8 +2,9 @@
 
 A relying party built only on Authlib's public Flask client, so an agency can read it as
 the shortest correct integration: code flow with PKCE S256 and nonce, the RFC 9207 ``iss``
-check, the claims it receives (``acr``, ``amr``, ``auth_time``, ``verified_claims``) and
-RP-initiated logout. Run it with ``python -m examples.eservice.app``.
+check, the claims it receives (``acr``, ``amr``, ``auth_time``, ``verified_claims``),
+RP-initiated logout, and step-up: a page that needs a recent second factor, and an API that
+asks for one with the RFC 9470 challenge. Run it with ``python -m examples.eservice.app``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin
 from urllib.parse import urlsplit
 
 from authlib.common.errors import AuthlibBaseError
@@ -26,12 +28,19 @@ from flask import render_template
 from flask import request
 from flask import session
 from flask import url_for
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.wrappers import Response
 
+from . import api
+from .errors import ERROR_LINKS
 from .errors import ERROR_MESSAGES
 from .errors import HANDLED
 from .errors import EServiceError
 from .errors import render_error
+from .policy import MAX_AGE
+from .policy import REQUIRED_ACR
+from .policy import shortfall
+from .provider import http_session
 from .provider import idp
 from .provider import provider_metadata
 from .provider import register_idp
@@ -48,6 +57,7 @@ DEFAULTS: dict[str, str | None] = {
     "ESERVICE_POST_LOGOUT_REDIRECT_URI": "http://localhost:5001/",
     "ESERVICE_SECRET_KEY": None,
     "ESERVICE_SCOPE": "openid profile email",
+    "ESERVICE_API_URL": None,  # default: /api/licence on the host of ESERVICE_REDIRECT_URI
 }
 
 
@@ -79,6 +89,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="eservice_session",
         SESSION_COOKIE_SAMESITE="Lax",  # sent on the IdP's redirect (a GET), not on cross-site POSTs
     )
+    app.config["ESERVICE_API_URL"] = (app.config["ESERVICE_API_URL"]
+                                      or urljoin(app.config["ESERVICE_REDIRECT_URI"], "/api/licence"))
     register_idp(app)
     app.add_template_filter(format_timestamp, "utc")
     app.add_template_filter(format_json, "pretty")
@@ -86,6 +98,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/login", view_func=login)
     app.add_url_rule("/callback", view_func=callback)
     app.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    app.add_url_rule("/permit/renew", view_func=renew)
+    app.add_url_rule("/api/licence", view_func=api.licence)
     for failure in (EServiceError, *HANDLED):
         app.register_error_handler(failure, render_error)
     return app
@@ -104,25 +118,82 @@ def home() -> str:
     acr_met = not requested or (claims or {}).get("acr") in requested.split()
     return render_template("home.html", claims=claims, userinfo=session.get("userinfo"),
                            requested_acr=requested, acr_met=acr_met, notice=notice,
-                           high_assurance_acr=HIGH_ASSURANCE_ACR)
+                           high_assurance_acr=HIGH_ASSURANCE_ACR, required_acr=REQUIRED_ACR)
 
 
 def login() -> Response:
     """Start the code flow; ``?acr=`` is forwarded as ``acr_values`` (OIDC Core §3.1.2.1)."""
-    config = current_app.config
-    redirect_uri = urlsplit(config["ESERVICE_REDIRECT_URI"])
-    if request.host != redirect_uri.netloc:  # e.g. 127.0.0.1 vs localhost: state would be lost
-        return redirect(f"{redirect_uri.scheme}://{redirect_uri.netloc}{request.full_path}")
-    if not config["ESERVICE_CLIENT_ID"]:
-        raise EServiceError("Not configured", "Set ESERVICE_CLIENT_ID or ESERVICE_CLIENT_FILE.",
-                            status=503)
+    if moved := to_redirect_uri_host():
+        return moved
     acr = request.args.get("acr", "").strip()
     if len(acr) > 512 or not acr.isprintable():
         raise EServiceError("Bad request", "The acr parameter is not a list of ACR values.")
+    return authorize(url_for("home"), **({"acr_values": acr} if acr else {}))
+
+
+def renew() -> Response | str:
+    """A page that needs a sign-in of at least ``REQUIRED_ACR`` within the last ``MAX_AGE`` seconds.
+
+    Two checks, each of which sends the person back to the IdP to step up:
+    1. this e-Service's own, on the ID token;
+    2. the licence API's, on the access token (RFC 9470). Its challenge says what to ask for.
+    """
+    if moved := to_redirect_uri_host():
+        return moved
+    claims = session.get("claims")
+    if not claims or shortfall(claims) or "access_token" not in session:
+        return step_up(REQUIRED_ACR, MAX_AGE)
+    with http_session() as http:
+        answer = http.get(current_app.config["ESERVICE_API_URL"], timeout=10,
+                          headers={"Authorization": f"Bearer {session['access_token']}"})
+    challenge = WWWAuthenticate.from_header(answer.headers.get("WWW-Authenticate"))
+    if answer.status_code == 401 and challenge and challenge.get("error") == "insufficient_user_authentication":
+        return step_up(challenge.get("acr_values"), challenge.get("max_age"))  # RFC 9470 §4: exactly these
+    if answer.status_code != 200:  # not a loop back to the IdP: signing in again would not help
+        detail = challenge.get("error_description") if challenge else None
+        raise EServiceError("The licence service refused the request", "Please try again later.", status=502,
+                            detail=detail or f"HTTP {answer.status_code}")
+    return render_template("renew.html", claims=claims, licence=answer.json(), required_acr=REQUIRED_ACR,
+                           max_age=MAX_AGE, api_url=current_app.config["ESERVICE_API_URL"])
+
+
+def step_up(acr_values: str | None, max_age: int | str | None) -> Response:
+    """Ask the IdP for a stronger or more recent sign-in, then come back to this page.
+
+    ``acr_values`` alone is a wish the IdP may ignore. The essential ``acr`` claim (OIDC Core
+    §5.5.1.1) makes it a requirement: the IdP asks for the missing factor, or answers
+    ``unmet_authentication_requirements``. ``max_age`` makes it ask again if the last
+    sign-in is older than that many seconds.
+    """
+    params: dict[str, Any] = {}
+    if acr_values:
+        params["acr_values"] = acr_values
+        acr = {"essential": True, "values": acr_values.split()}
+        params["claims"] = json.dumps({"id_token": {"acr": acr}}, separators=(",", ":"))
+    if max_age is not None:
+        params["max_age"] = max_age
+    return authorize(request.path, **params)
+
+
+def authorize(next_url: str, **params: Any) -> Response:
+    """Redirect to the IdP's authorization endpoint; the callback then returns to ``next_url``."""
+    config = current_app.config
+    if not config["ESERVICE_CLIENT_ID"]:
+        raise EServiceError("Not configured", "Set ESERVICE_CLIENT_ID or ESERVICE_CLIENT_FILE.",
+                            status=503)
     provider_metadata()
-    session["pending_acr"] = acr
-    extra = {"acr_values": acr} if acr else {}
-    return idp().authorize_redirect(config["ESERVICE_REDIRECT_URI"], **extra)
+    session["pending_acr"] = params.get("acr_values", "")
+    session["next"] = next_url
+    return idp().authorize_redirect(config["ESERVICE_REDIRECT_URI"], **params)
+
+
+def to_redirect_uri_host() -> Response | None:
+    """Move to the host of the redirect URI first: on another one (127.0.0.1 instead of
+    localhost) the browser would not send our cookie back to the callback, and state would be lost."""
+    redirect_uri = urlsplit(current_app.config["ESERVICE_REDIRECT_URI"])
+    if request.host == redirect_uri.netloc:
+        return None
+    return redirect(f"{redirect_uri.scheme}://{redirect_uri.netloc}{request.full_path}")
 
 
 def callback() -> Response:
@@ -137,8 +208,10 @@ def callback() -> Response:
         started = idp().framework.get_state_data(session, state) is not None
         idp().framework.clear_state_data(session, state)
         description = request.args.get("error_description") if started else None
+        link = ERROR_LINKS.get(error)
         raise EServiceError("Sign-in was not completed", ERROR_MESSAGES.get(error, "Please try again."),
-                            detail=f"{error}: {description}" if description else error)
+                            detail=f"{error}: {description}" if description else error,
+                            link=urljoin(current_app.config["ESERVICE_ISSUER"] + "/", link) if link else None)
     metadata = provider_metadata()
     if iss is None and metadata.get("authorization_response_iss_parameter_supported"):
         raise EServiceError("Sign-in could not be completed", "The answer did not name its issuer.")
@@ -149,11 +222,11 @@ def callback() -> Response:
     userinfo = dict(idp().userinfo(token=token))
     if userinfo.get("sub") != claims["sub"]:  # OIDC Core §5.3.2: "MUST be verified to exactly match"
         raise EServiceError("Sign-in could not be completed", "UserInfo described another person.")
-    requested_acr = session.get("pending_acr")
+    requested_acr, next_url = session.get("pending_acr"), session.get("next") or url_for("home")
     session.clear()  # nothing from before sign-in survives it
-    session.update(id_token=token["id_token"], claims=claims, userinfo=userinfo,
-                   requested_acr=requested_acr)
-    return redirect(url_for("home"))
+    session.update(id_token=token["id_token"], access_token=token["access_token"], claims=claims,
+                   userinfo=userinfo, requested_acr=requested_acr)
+    return redirect(next_url)
 
 
 def logout() -> Response:

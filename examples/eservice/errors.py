@@ -14,10 +14,16 @@ ERROR_MESSAGES = {
     "login_required": "You need to sign in at the Digital ID service first.",
     "consent_required": "The Digital ID service needs your consent before sharing details.",
     "interaction_required": "The Digital ID service needs you to do something before continuing.",
-    "unmet_authentication_requirements": "You could not reach the level of assurance required.",
+    # OpenID Connect Unmet Authentication Requirements 1.0: the essential acr could not be met,
+    # because the person has no second factor or cancelled the step-up.
+    "unmet_authentication_requirements": "This needs a second factor: an authenticator app, a passkey or a "
+                                         "security key. Add one on your Digital ID Security page, then try again:",
     "temporarily_unavailable": "The Digital ID service is busy. Please try again shortly.",
     "mismatching_state": "This sign-in expired or began in another browser. Please start again.",
 }
+
+#: Where on the IdP (relative to its issuer) the person can fix the cause of an error.
+ERROR_LINKS = {"unmet_authentication_requirements": "security"}
 
 #: Exceptions that :func:`render_error` turns into pages.
 HANDLED = (AuthlibBaseError, JoseError, requests.RequestException)
@@ -27,14 +33,17 @@ class EServiceError(Exception):
     """A failure shown as a page; it carries its status code, like Werkzeug's HTTP errors.
 
     :param detail: a technical hint (an error code) for the person who reports the problem.
+    :param link: a URL shown after the message, where the person can fix the problem.
     """
 
-    def __init__(self, title: str, message: str, *, status: int = 400, detail: str | None = None):
+    def __init__(self, title: str, message: str, *, status: int = 400, detail: str | None = None,
+                 link: str | None = None):
         super().__init__(message)
         self.title = title
         self.message = message
         self.status = status
         self.detail = detail
+        self.link = link
 
 
 def render_error(error: Exception) -> tuple[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from authlib.integrations.flask_client import FlaskOAuth2App
 from authlib.integrations.flask_client import OAuth
 from authlib.integrations.requests_client import OAuth2Session
@@ -53,6 +54,15 @@ def client_class(adapter: BaseAdapter | None) -> type[FlaskOAuth2App]:
             self.mount("https://", adapter)
 
     return type("AdaptedFlaskOAuth2App", (FlaskOAuth2App,), {"client_cls": AdaptedSession})
+
+
+def http_session() -> requests.Session:
+    """A ``requests`` session for this e-Service's other HTTP calls (its licence API)."""
+    session = requests.Session()
+    if adapter := current_app.config.get("ESERVICE_HTTP_ADAPTER"):
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
 
 
 def idp() -> FlaskOAuth2App:

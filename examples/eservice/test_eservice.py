@@ -25,9 +25,11 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from requests.adapters import BaseAdapter
+from werkzeug.test import TestResponse
 
 from .app import create_app
 from .app import load_settings
+from .policy import acr_satisfies
 
 ISSUER = "http://idp.test"
 CLIENT_ID = "demo-eservice"
@@ -60,8 +62,11 @@ class FakeIdp(BaseAdapter):
                                 "claims": {"given_name": "สมชาย"}},
         }
         self.id_token_claims: dict[str, Any] = {}  # overrides, for negative tests
+        self.access_token_claims: dict[str, Any] = {}
+        self.access_tokens: set[str] = set()
         self.pending: dict[str, dict[str, str]] = {}
         self.paths: list[str] = []
+        self.eservice: Flask | None = None  # requests to http://localhost go to this app (its API)
 
     def approve(self, authorize_url: str, **extra: str) -> str:
         """Play the citizen signing in: the callback URL the IdP would redirect to."""
@@ -72,7 +77,14 @@ class FakeIdp(BaseAdapter):
         return "/callback?" + urlencode({k: v for k, v in params.items() if v is not None})
 
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        path = urlsplit(request.url).path
+        url = urlsplit(request.url)
+        if url.netloc == "localhost" and self.eservice is not None:
+            answer = self.eservice.test_client().open(url.path, method=request.method,
+                                                      headers=dict(request.headers))
+            response = reply(request, answer.status_code, answer.json)
+            response.headers.update(answer.headers)
+            return response
+        path = url.path
         self.paths.append(path)
         if path == "/.well-known/openid-configuration":
             return reply(request, 200, self.metadata)
@@ -80,7 +92,8 @@ class FakeIdp(BaseAdapter):
             return reply(request, 200, {"keys": [SIGNING_KEY.as_dict(private=False)]})
         if path == "/token" and request.method == "POST":
             return self.token(request)
-        if path == "/userinfo" and request.headers.get("Authorization") == "Bearer at-1":
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if path == "/userinfo" and scheme == "Bearer" and token in self.access_tokens:
             return reply(request, 200, self.userinfo)
         return reply(request, 401, {"error": "invalid_request"})
 
@@ -101,7 +114,10 @@ class FakeIdp(BaseAdapter):
                   "acr": authorization.get("acr_values", "urn:th:digitalid:ial1:aal1"),
                   **self.id_token_claims}
         id_token = jwt.encode({"alg": "RS256", "kid": SIGNING_KEY.kid}, claims, SIGNING_KEY)
-        return reply(request, 200, {"access_token": "at-1", "token_type": "Bearer",
+        same = {name: claims[name] for name in ("acr", "amr", "auth_time")}  # one sign-in, two tokens
+        access = access_token(**{**same, **self.access_token_claims})
+        self.access_tokens.add(access)
+        return reply(request, 200, {"access_token": access, "token_type": "Bearer",
                                     "expires_in": 300, "id_token": id_token})
 
     def close(self) -> None:
@@ -116,7 +132,16 @@ class UnreachableIdp(BaseAdapter):
         pass
 
 
-def reply(request: requests.PreparedRequest, status: int, body: dict[str, Any]) -> requests.Response:
+def access_token(key: RSAKey = SIGNING_KEY, typ: str = "at+jwt", **overrides: Any) -> str:
+    """An RFC 9068 access token as the IdP issues it: ``aud`` is the issuer itself."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": ISSUER, "client_id": CLIENT_ID, "sub": SUB, "iat": now, "exp": now + 300,
+              "jti": secrets.token_urlsafe(8), "scope": "openid profile email",
+              "acr": "urn:th:digitalid:ial1:aal2", "amr": ["pwd", "otp"], "auth_time": now - 5, **overrides}
+    return jwt.encode({"alg": "RS256", "typ": typ, "kid": key.kid}, claims, key)
+
+
+def reply(request: requests.PreparedRequest, status: int, body: Any) -> requests.Response:
     response = requests.Response()
     response.status_code = status
     response.headers["Content-Type"] = "application/json"
@@ -145,7 +170,8 @@ def make_app(**config: Any) -> Flask:
 
 @pytest.fixture
 def client(fake_idp: FakeIdp) -> FlaskClient:
-    return make_app(ESERVICE_HTTP_ADAPTER=fake_idp).test_client()
+    fake_idp.eservice = make_app(ESERVICE_HTTP_ADAPTER=fake_idp)
+    return fake_idp.eservice.test_client()
 
 
 def sign_in(client: FlaskClient, fake_idp: FakeIdp, acr: str | None = None) -> requests.Response:
@@ -169,6 +195,7 @@ def test_home_offers_sign_in_when_signed_out(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert "ใบอนุญาตประกอบกิจการร้านอาหาร" in response.text
     assert "Sign in with Digital ID" in response.text
+    assert '<a class="button" href="/permit/renew">Renew the licence</a>' in response.text
 
 
 def test_login_sends_pkce_s256_and_nonce_with_preloaded_metadata() -> None:
@@ -341,3 +368,171 @@ def test_settings_take_credentials_from_the_client_file(tmp_path: Any) -> None:
     assert settings["ESERVICE_CLIENT_SECRET"] == "env-secret"  # the environment wins
     assert settings["ESERVICE_ISSUER"] == "http://localhost:5000"
     assert settings["ESERVICE_REDIRECT_URI"] == "http://localhost:5001/callback"
+
+
+# -- Step-up: the renew page (OIDC acr/max_age) and the licence API (RFC 9470) -----------------------
+
+STRONG = "urn:th:digitalid:ial1:aal2"
+WEAK = "urn:th:digitalid:ial1:aal1"
+CHALLENGE = ('Bearer error="insufficient_user_authentication", '
+             'error_description="A sign-in with a second factor is required.", '
+             'acr_values="urn:th:digitalid:ial1:aal2", max_age=600')
+
+
+def authorize_params(location: str) -> dict[str, str]:
+    url = urlsplit(location)
+    assert f"{url.scheme}://{url.netloc}{url.path}" == METADATA["authorization_endpoint"]
+    return {k: v[0] for k, v in parse_qs(url.query).items()}
+
+
+def step_up(client: FlaskClient, fake_idp: FakeIdp, **id_token: Any) -> TestResponse:
+    """/permit/renew sends the person to the IdP; the IdP answers with these ID token claims."""
+    fake_idp.id_token_claims.update(id_token)
+    login = client.get("/permit/renew")
+    assert login.status_code == 302
+    return client.get(fake_idp.approve(login.location))
+
+
+@pytest.mark.parametrize(
+    ("acr", "enough"),
+    [(STRONG, True), ("urn:th:digitalid:ial2:aal2", True), ("urn:th:digitalid:ial1:aal3", True),
+     (WEAK, False), ("urn:th:digitalid:ial3:aal1", False), ("urn:th:digitalid:ial1:aal2 ", False), (None, False)],
+)
+def test_acr_is_compared_level_by_level(acr: str | None, enough: bool) -> None:
+    assert acr_satisfies(acr) is enough
+
+
+def test_renew_asks_the_idp_for_an_essential_acr_and_max_age(client: FlaskClient) -> None:
+    params = authorize_params(client.get("/permit/renew").location)
+    assert params["acr_values"] == STRONG
+    assert json.loads(params["claims"]) == {"id_token": {"acr": {"essential": True, "values": [STRONG]}}}
+    assert params["max_age"] == "600"
+    assert params["code_challenge_method"] == "S256" and params["nonce"]
+
+
+def test_renew_moves_to_the_redirect_uri_host_first(client: FlaskClient) -> None:
+    response = client.get("/permit/renew", base_url="http://127.0.0.1:5001")
+    assert response.location == "http://localhost/permit/renew"
+
+
+def test_step_up_returns_to_the_renew_page_and_shows_what_came_back(client: FlaskClient,
+                                                                   fake_idp: FakeIdp) -> None:
+    back = step_up(client, fake_idp)
+    assert back.status_code == 302
+    assert back.location == "/permit/renew"
+    page = client.get("/permit/renew")
+    assert page.status_code == 200
+    assert f"<code>{STRONG}</code>" in page.text
+    assert "<code>pwd</code>, <code>otp</code>" in page.text
+    assert " UTC" in page.text  # auth_time
+    assert "step-up authentication" in page.text and "ต่ออายุใบอนุญาต" in page.text
+    assert "FOOD-2568-000123" in page.text  # the licence API answered 200
+
+
+@pytest.mark.parametrize("acr", ["urn:th:digitalid:ial2:aal2", "urn:th:digitalid:ial1:aal3"])
+def test_a_higher_level_also_unlocks_the_page(client: FlaskClient, fake_idp: FakeIdp, acr: str) -> None:
+    step_up(client, fake_idp, acr=acr)
+    assert client.get("/permit/renew").status_code == 200
+
+
+@pytest.mark.parametrize("acr", [WEAK, "urn:th:digitalid:ial3:aal1", "aal2", None])
+def test_a_weaker_id_token_does_not_unlock_the_page(client: FlaskClient, fake_idp: FakeIdp,
+                                                    acr: str | None) -> None:
+    step_up(client, fake_idp, acr=acr)
+    again = client.get("/permit/renew")
+    assert again.status_code == 302  # asks the IdP again
+    assert authorize_params(again.location)["acr_values"] == STRONG
+    assert "FOOD-2568-000123" not in again.text
+
+
+def test_an_old_sign_in_does_not_unlock_the_page(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    step_up(client, fake_idp, auth_time=int(time.time()) - 601)
+    again = client.get("/permit/renew")
+    assert again.status_code == 302
+    assert authorize_params(again.location)["max_age"] == "600"
+
+
+def test_an_ordinary_sign_in_does_not_unlock_the_page(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    sign_in(client, fake_idp)  # /login without acr: the fake IdP answers ial1:aal1
+    assert client.get("/permit/renew").status_code == 302
+
+
+def test_unmet_authentication_requirements_says_how_to_add_a_second_factor(client: FlaskClient,
+                                                                          fake_idp: FakeIdp) -> None:
+    login = client.get("/permit/renew")
+    response = client.get(fake_idp.approve(login.location, code=None, error="unmet_authentication_requirements"))
+    assert response.status_code == 400
+    assert "This needs a second factor" in response.text
+    assert f'<a href="{ISSUER}/security">{ISSUER}/security</a>' in response.text
+
+
+def test_renew_follows_the_apis_challenge_exactly(client: FlaskClient, fake_idp: FakeIdp,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9470 §4: the ID token is enough for the page, the access token not for the API."""
+    from . import api
+
+    monkeypatch.setattr(api, "REQUIRED_ACR", "urn:th:digitalid:ial2:aal3")
+    monkeypatch.setattr(api, "MAX_AGE", 60)
+    fake_idp.access_token_claims["acr"] = WEAK
+    step_up(client, fake_idp)
+    again = client.get("/permit/renew")
+    assert again.status_code == 302
+    params = authorize_params(again.location)
+    assert params["acr_values"] == "urn:th:digitalid:ial2:aal3"
+    assert params["max_age"] == "60"
+    assert json.loads(params["claims"])["id_token"]["acr"]["values"] == ["urn:th:digitalid:ial2:aal3"]
+
+
+def test_renew_does_not_loop_when_the_api_refuses_the_token(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    fake_idp.access_token_claims["client_id"] = "another-client"
+    step_up(client, fake_idp)
+    page = client.get("/permit/renew")
+    assert page.status_code == 502
+    assert "The access token was refused (invalid_claim)." in page.text
+
+
+def test_api_answers_the_rfc_9470_challenge_for_a_weak_token(client: FlaskClient) -> None:
+    response = client.get("/api/licence", headers={"Authorization": f"Bearer {access_token(acr=WEAK)}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == CHALLENGE
+    assert response.json == {"error": "insufficient_user_authentication",
+                             "error_description": "A sign-in with a second factor is required."}
+
+
+def test_api_answers_the_rfc_9470_challenge_for_an_old_sign_in(client: FlaskClient) -> None:
+    token = access_token(auth_time=int(time.time()) - 601)
+    response = client.get("/api/licence", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == CHALLENGE.replace(
+        "A sign-in with a second factor is required.", "A more recent sign-in is required.")
+
+
+@pytest.mark.parametrize("acr", [STRONG, "urn:th:digitalid:ial2:aal2", "urn:th:digitalid:ial1:aal3"])
+def test_api_answers_a_strong_recent_token(client: FlaskClient, acr: str) -> None:
+    response = client.get("/api/licence", headers={"Authorization": f"Bearer {access_token(acr=acr)}"})
+    assert response.status_code == 200
+    assert response.json is not None
+    assert response.json["licence"] == "FOOD-2568-000123"
+    assert response.json["acr"] == acr and response.json["holder"] == SUB
+
+
+OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "test-key"})  # same kid, wrong key
+
+
+@pytest.mark.parametrize(
+    "token",
+    [access_token(aud="https://api.other.test"), access_token(iss="http://evil.test"), access_token(key=OTHER_KEY),
+     access_token(client_id="another-client"), access_token(exp=int(time.time()) - 60), access_token(typ="JWT"),
+     "not-a-jwt"],
+    ids=["aud", "iss", "signature", "client_id", "expired", "typ", "garbage"],
+)
+def test_api_refuses_an_invalid_token(client: FlaskClient, token: str) -> None:
+    response = client.get("/api/licence", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith('Bearer error="invalid_token", error_description=')
+
+
+def test_api_without_a_token_asks_for_one(client: FlaskClient) -> None:
+    response = client.get("/api/licence")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"

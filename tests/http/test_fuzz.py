@@ -19,6 +19,8 @@ from idp.models import User
 from tests.factories import make_client
 from tests.factories import make_user
 from tests.flows import basic
+from tests.flows import csrf_of
+from tests.flows import sign_in
 
 NAMES = ["response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt", "max_age", "claims",
          "code_challenge", "code_challenge_method", "id_token_hint", "login_hint", "ui_locales", "acr_values",
@@ -95,3 +97,40 @@ def test_raw_bodies(app, client, rp, body, content_type, path):
 def test_oversized_body_is_refused_cleanly(client):
     response = client.post("/token", data={"grant_type": "x" * 200_000})
     assert response.status_code == 413 and response.json["error"] == "invalid_request"
+
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                   st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+                           max_leaves=12)
+FACTOR_FIELDS = ["method", "code", "recovery_code", "password", "next", "aal", "cancel", "x"]
+
+
+@SETTINGS
+@given(body=st.dictionaries(st.sampled_from(["credential", "next", "step_up", "aal", "kind", "name", "x"]),
+                            json_values, max_size=5),
+       path=st.sampled_from(["/webauthn/authenticate/options", "/webauthn/authenticate",
+                             "/webauthn/register/options", "/webauthn/register"]),
+       signed_in=st.booleans())
+def test_webauthn_endpoints_refuse_garbage_cleanly(app, client, rp, body, path, signed_in):
+    if signed_in:
+        sign_in(client)
+    token = csrf_of(client.get("/signin").text)
+    before = _counts(app)
+    response = client.post(path, json=body, headers={"X-CSRFToken": token})
+    assert response.status_code < 500, response.text[:500]
+    assert response.is_json
+    if path.endswith("authenticate") or path.endswith("register"):
+        assert response.status_code in (400, 403) and "error" in response.json
+        assert _counts(app)["auth_sessions"] == before["auth_sessions"]
+
+
+@SETTINGS
+@given(pairs=st.lists(st.tuples(st.sampled_from(FACTOR_FIELDS), text), max_size=8))
+def test_step_up_page_refuses_garbage_cleanly(app, client, rp, pairs):
+    sign_in(client)
+    token = csrf_of(client.get("/signin/more?aal=2").text)
+    response = client.post("/signin/more", data=MultiDict([*pairs, ("csrf_token", token)]))
+    assert response.status_code < 500, response.text[:500]
+    if response.status_code in (302, 303):
+        assert not response.headers["Location"].startswith("http")  # never off-site
