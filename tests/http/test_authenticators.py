@@ -32,7 +32,8 @@ def user(app):
 
 def outbox(app):
     folder = Path(app.config["MAIL_OUTBOX_DIR"])
-    return [message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return [message_from_bytes(p.read_bytes(), policy=email_policy.default) for p in files]
 
 
 def count(app, model, **where):
