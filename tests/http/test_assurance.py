@@ -273,3 +273,19 @@ def test_after_30_days_the_session_is_gone(client, rp, user, clock):
     clock.advance(31 * 24 * 3600)
     _, response = start(client, rp, prompt="none")
     assert callback(response)["error"] == "login_required"
+
+
+def test_wrong_totp_codes_are_throttled_per_account(app, client, rp, user, clock):
+    with_totp(app)
+    sign_in(client)
+    _, response = start(client, rp, acr_values=AAL2)
+    page = follow(client, response)
+    for _ in range(app.config["THROTTLE_FREE_FAILURES"]):
+        page = step_up(client, page, "totp", code="000000")
+        assert page.status_code == 400
+    page = step_up(client, page, "totp", code="000000")
+    assert page.status_code == 429  # the delays start
+    blocked = step_up(client, page, "totp", code=current_code(clock))  # even the right code waits
+    assert blocked.status_code == 429
+    clock.advance(2)
+    assert step_up(client, blocked, "totp", code=totp.code_at(SECRET, totp.current_step())).status_code == 302
