@@ -42,8 +42,8 @@ def webauthn_error(code: str) -> str:
         "unknown_credential": _("This passkey or security key is not registered here."),
         "not_owner": _("This passkey or security key belongs to another account."),
         "uv_required": _("Your device did not verify you (PIN or biometrics). Try again and unlock it."),
-        "cloned": _("This security key may have been copied, so it was blocked. Use another way to sign in "
-                    "and check the Security page."),
+        "cloned": _("This passkey or security key may have been copied, so it was blocked. Use another way "
+                    "to sign in and check the Security page."),
         "duplicate": _("This passkey or security key is already registered."),
     }.get(code, _("The passkey or security key could not be verified. Try again."))
 
@@ -55,17 +55,33 @@ def notify(user: User, subject: str, body: str) -> None:
 
 def notify_added(user: User, name: str) -> None:
     notify(user, _("An authenticator was added to your Digital ID"),
-           _("The authenticator \"%(name)s\" was added to your account.", name=name))
+           _("The authenticator “%(name)s” was added to your account.", name=name))
 
 
 def notify_removed(user: User, name: str) -> None:
     notify(user, _("An authenticator was removed from your Digital ID"),
-           _("The authenticator \"%(name)s\" was removed from your account.", name=name))
+           _("The authenticator “%(name)s” was removed from your account.", name=name))
+
+
+def notify_recovery_codes(user: User) -> None:
+    notify(user, _("New recovery codes for your Digital ID"),
+           _("New recovery codes were made for your account. The old ones no longer work."))
+
+
+def describe_amr(amr: list[str]) -> list[str]:
+    """How a sign-in was made, in words (the Security page's list of recent sign-ins)."""
+    labels = {
+        "pwd": _("password"),
+        "otp": _("one-time code"),
+        "swk": _("passkey or security key"),
+        "hwk": _("certified security key"),
+    }
+    return [labels[v] for v in amr if v in labels]
 
 
 def notify_clone(db: Session, user_id: int | None) -> None:
     user = db.get(User, user_id) if user_id is not None else None
     if user is not None:
-        notify(user, _("A security key of your Digital ID was blocked"),
+        notify(user, _("A passkey or security key of your Digital ID was blocked"),
                _("A sign-in used one of your passkeys or security keys with a counter that went backwards, "
                  "a sign that the key may have been copied. The key was blocked; remove it and add a new one."))

@@ -211,7 +211,7 @@ def register() -> Response | tuple[Response, int]:
     except webauthn.WebAuthnError as exc:
         return _json_error(exc.code)
     messages.notify_added(ctx.user, cred.name)
-    flash(_("Added \"%(name)s\".", name=cred.name))
+    flash(_("Added “%(name)s”.", name=cred.name))
     return jsonify(redirect=url_for("authn.security_page"))
 
 
@@ -242,7 +242,7 @@ def security_page() -> Response | str:
         return ctx
     db = get_session()
     return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx),
-                           may_manage=security.may_manage(db, ctx))
+                           may_manage=security.may_manage(db, ctx), describe_amr=messages.describe_amr)
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])
@@ -265,7 +265,7 @@ def enrol_totp() -> Response | str | tuple[str, int]:
         else:
             cookie.pop("totp_enrol", None)
             messages.notify_added(ctx.user, cred.name)
-            flash(_("Added \"%(name)s\".", name=cred.name))
+            flash(_("Added “%(name)s”.", name=cred.name))
             return redirect(url_for("authn.security_page"))
     uri = totp.provisioning_uri(secret, account=ctx.user.email, issuer=current_app.config["SERVICE_NAME"])
     drawing = Markup(qr.svg(uri))  # noqa: S704 (segno draws modules; nothing of ours is text in it)
@@ -279,7 +279,7 @@ def recovery_codes() -> Response | str:
     if isinstance(ctx, Response):
         return ctx
     codes = recovery.generate(get_session(), ctx.user)
-    messages.notify_added(ctx.user, _("Recovery codes"))
+    messages.notify_recovery_codes(ctx.user)
     return render_template("authn/recovery_codes.html", codes=codes)
 
 
@@ -317,5 +317,5 @@ def remove() -> Response | str | tuple[str, int]:
         return render_template("authn/remove_confirm.html", kind=kind, id=ident, name=check.name, reason=check.reason)
     security.remove(db, ctx.user, kind, ident)
     messages.notify_removed(ctx.user, check.name)
-    flash(_("Removed \"%(name)s\".", name=check.name))
+    flash(_("Removed “%(name)s”.", name=check.name))
     return redirect(url_for("authn.security_page"))

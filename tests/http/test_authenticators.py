@@ -102,7 +102,7 @@ def test_changing_authenticators_needs_aal2_once_the_account_can_reach_it(app, c
     assert response.status_code == 302 and "/signin/more" in response.headers["Location"]
     assert count(app, RecoveryCode) == 0
     page = client.get("/security", headers=EN)
-    assert "confirm it is you" in page.text and 'action="/security/remove"' not in page.text
+    assert "Confirm it is you to change" in page.text and 'action="/security/remove"' not in page.text
 
 
 def test_recovery_codes_are_shown_once_and_regenerating_replaces_them(app, client, user):

@@ -63,8 +63,13 @@ def test_catalogue_covers_every_string_in_the_code(tmp_path):
         catalogue = {m.id: m.string for m in read_po(fh) if m.id}
     assert wanted - catalogue.keys() == set()
     with po_path.with_suffix(".mo").open("rb") as fh:
-        compiled = {m.id: m.string for m in read_mo(fh) if m.id}
+        # read_mo gives plural ids and forms as lists, read_po as tuples
+        compiled = {_tuple(m.id): _tuple(m.string) for m in read_mo(fh) if m.id}
     assert {k: catalogue[k] for k in wanted} == {k: compiled.get(k) for k in wanted}
+
+
+def _tuple(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def test_consent_page_in_thai(app, client):
