@@ -110,9 +110,9 @@ def _consume(db: Session, state: dict[str, Any]) -> bytes:
     return challenge
 
 
-def _refusal(exc: Exception) -> WebAuthnError:
+def _refusal(exc: Exception, *, user_id: int | None = None) -> WebAuthnError:
     code = "uv_required" if "User verification is required" in str(exc) else "invalid"
-    return WebAuthnError(code, str(exc))
+    return WebAuthnError(code, str(exc), user_id=user_id)
 
 
 def registration_options(db: Session, user: User, *, kind: str, config: Config) -> tuple[str, dict[str, Any]]:
@@ -258,7 +258,7 @@ def verify_authentication(db: Session, state: dict[str, Any], credential: str | 
             expected_origin=expected_origin(config), credential_public_key=cred.public_key,
             credential_current_sign_count=0, require_user_verification=bool(state.get("uv", True)))
     except MALFORMED as exc:
-        raise _refusal(exc) from exc
+        raise _refusal(exc, user_id=cred.user_id) from exc
     new = verified.new_sign_count
     if (new or cred.sign_count) and new <= cred.sign_count:
         cred.suspected_clone_at = clock.utc_now()

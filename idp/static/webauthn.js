@@ -50,6 +50,7 @@
 
   async function authenticate(body, next, mediation, signal) {
     const options = requestOptions(await post("/webauthn/authenticate/options", body));
+    if (signal && signal.aborted) { return; }
     const args = {publicKey: options};
     if (mediation) { args.mediation = mediation; args.signal = signal; }
     const cred = await navigator.credentials.get(args);
@@ -66,20 +67,25 @@
 
   function init() {
     if (!window.PublicKeyCredential) { return; }
+    // One ceremony at a time: the server keeps a single pending challenge per browser.
     let conditional = null;
+    let conditionalDone = Promise.resolve();
+    let clicked = false;
     const signin = document.querySelector("[data-webauthn-signin]");
     if (signin) {
       const next = signin.dataset.next;
-      document.getElementById("passkey-signin").addEventListener("click", () => {
+      document.getElementById("passkey-signin").addEventListener("click", async () => {
+        clicked = true;
         if (conditional) { conditional.abort(); }
+        await conditionalDone;
         authenticate({}, next).catch(failed);
       });
       // Conditional UI: the browser offers passkeys in the email field's autofill.
       if (PublicKeyCredential.isConditionalMediationAvailable) {
         PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {
-          if (!ok) { return; }
+          if (!ok || clicked) { return; }
           conditional = new AbortController();
-          authenticate({}, next, "conditional", conditional.signal).catch(failed);
+          conditionalDone = authenticate({}, next, "conditional", conditional.signal).catch(failed);
         });
       }
     }
