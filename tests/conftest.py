@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine
 from sqlalchemy import text
 
+from idp import clock as idp_clock
 from idp import create_app
 from idp import keyring
 from idp import migrate
@@ -92,11 +93,14 @@ def db(app: Flask) -> Iterator[Any]:
         yield get_session()
 
 
-@pytest.fixture
-def clock() -> Iterator[Any]:
-    """The IdP's clock, for tests that let time pass (reauthentication windows, throttling, TOTP)."""
-    from idp import clock as idp_clock
+@pytest.fixture(autouse=True)
+def _clock_back_to_now() -> Iterator[None]:
+    """Whatever a test did to the IdP's clock ends with it."""
+    yield
+    idp_clock.reset()
 
-    idp_clock.reset()
-    yield idp_clock
-    idp_clock.reset()
+
+@pytest.fixture
+def clock() -> Any:
+    """The IdP's clock, for tests that let time pass (reauthentication windows, throttling, TOTP)."""
+    return idp_clock

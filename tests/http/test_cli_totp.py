@@ -22,11 +22,6 @@ users.register(cli)
 SECRET = base64.b32encode(b"12345678901234567890").decode()
 
 
-@pytest.fixture(autouse=True)
-def _reset_clock():
-    yield
-    clock.reset()
-
 
 @pytest.fixture
 def run(app):

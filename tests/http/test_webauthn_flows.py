@@ -81,13 +81,19 @@ def test_register_a_passkey_then_sign_in_username_less(app, client, user):
     assert credentials(app)[0].sign_count == 1
 
 
-def test_a_passkey_alone_gives_aal2_and_a_certified_hardware_key_aal3(app, client, user, tmp_path):
+@pytest.fixture
+def trusted_ca(app, tmp_path):
+    """A key vendor's attestation root, configured as the operator's trust anchor."""
     ca = AttestationCA.create()
     anchor = tmp_path / "root.pem"
     anchor.write_bytes(ca.root_pem)
     app.config["WEBAUTHN_TRUST_ANCHORS"] = [str(anchor)]
+    return ca
+
+
+def test_a_certified_hardware_key_gives_aal3(app, client, user, trusted_ca):
     rp = make_client(app, trusted=True)
-    hardware, synced = SoftAuthenticator(attestation="packed", ca=ca), SoftAuthenticator()
+    hardware, synced = SoftAuthenticator(attestation="packed", ca=trusted_ca), SoftAuthenticator()
     sign_in(client)
     assert register(client, hardware, name="Key").status_code == 200
     # Now AAL2 is reachable, so a password-only session must step up before adding more.
@@ -112,11 +118,7 @@ def test_a_passkey_alone_gives_aal2_and_a_certified_hardware_key_aal3(app, clien
     assert claims["acr"] == AAL3 and claims["amr"] == ["hwk", "user", "mfa"]
 
 
-def test_none_attestation_never_reaches_aal3(app, client, user, tmp_path):
-    ca = AttestationCA.create()
-    anchor = tmp_path / "root.pem"
-    anchor.write_bytes(ca.root_pem)
-    app.config["WEBAUTHN_TRUST_ANCHORS"] = [str(anchor)]
+def test_none_attestation_never_reaches_aal3(app, client, user, trusted_ca):
     rp = make_client(app, trusted=True)
     device = SoftAuthenticator()  # attestation "none"
     sign_in(client)

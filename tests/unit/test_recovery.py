@@ -17,11 +17,6 @@ from tests.factories import make_user
 FORMAT = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$")
 
 
-@pytest.fixture(autouse=True)
-def _reset_clock():
-    yield
-    clock.reset()
-
 
 @pytest.fixture
 def user(app, db):

@@ -17,11 +17,6 @@ IP = "203.0.113.7"
 EMAIL = "citizen@example.com"
 
 
-@pytest.fixture(autouse=True)
-def _reset_clock():
-    yield
-    clock.reset()
-
 
 @pytest.fixture
 def user(app, db):

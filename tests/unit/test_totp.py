@@ -18,11 +18,6 @@ from tests.factories import make_user
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()  # RFC 6238 appendix B, SHA-1
 
 
-@pytest.fixture(autouse=True)
-def _reset_clock():
-    yield
-    clock.reset()
-
 
 @pytest.fixture
 def user(app, db):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,6 @@ from tests.factories import make_user
 from tests.support.soft_authenticator import TEST_AAGUID
 from tests.support.soft_authenticator import AttestationCA
 from tests.support.soft_authenticator import SoftAuthenticator
-
-
-@pytest.fixture(autouse=True)
-def _reset_clock() -> Iterator[None]:
-    yield
-    clock.reset()
 
 
 @pytest.fixture
