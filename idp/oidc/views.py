@@ -102,14 +102,16 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         cookie["ui_locales"] = request.values["ui_locales"][:64]
     client = grant.request.client
     marker = cookie.get("fresh_auth")
+    wanted = authz.acr_request(params, client.client_metadata.get("default_acr_values"))
     decision = authz.decide(
         params, ctx, trusted=client.trusted, scope=grant.request.scope or "", now=utc_now(),
         fresh=bool(marker) and request.values.get(FRESH_PARAM) == marker,
         subject=(lambda user: subject_for(user, client)),
         consented=lambda items: ctx is not None and consent.has_consent(
             db, user_id=ctx.user.id, client_id=client.id, items=items),
-        wanted=authz.acr_request(params, client.client_metadata.get("default_acr_values")),
-        reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx else 1,
+        wanted=wanted,
+        # What the person could reach matters only when something was asked for.
+        reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx and (wanted.values or wanted.floor) else 1,
         declined=request.values.get(DECLINED_PARAM) == "1",
     )
     authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
