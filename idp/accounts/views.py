@@ -74,8 +74,7 @@ def signin() -> Response | str | tuple[str, int]:
         attempt = steps.throttled(db, keys, check, config=current_app.config, method=policy.PASSWORD,
                                   user_id=known.id if known else None)
         if attempt.factor is not None:
-            ctx = auth_session.sign_in(db, found[0], attempt.factor)
-            steps.record_signin(db, found[0], ctx, step_up=False)
+            auth_session.sign_in(db, found[0], attempt.factor)
             return _signed_in(next_url)
         if attempt.blocked:
             return render_template("accounts/signin.html", email=email, next=next_url,

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.assurance import policy
 from idp.assurance.policy import Enrolled
@@ -47,7 +46,8 @@ def throttled(db: Session, keys: list[str], check: Callable[[], Factor | None], 
     if factor is None:
         audit.record(db, "signin_failed", user_id=user_id, factor=method, commit=False)
         return Attempt(None, throttle.failure(db, keys, config=config, factor=method, user_id=user_id))
-    throttle.success(db, [k for k in keys if throttle.is_account_key(k)])
+    if verdict.counted:  # most sign-ins have no failures on record: no write
+        throttle.success(db, [k for k in keys if throttle.is_account_key(k)])
     return Attempt(factor, verdict)
 
 
@@ -67,7 +67,3 @@ def webauthn_uv_needed(ctx: AuthContext | None, target: int) -> bool:
     """A key alone must verify the user, unless a fresh password already stands beside it."""
     fresh = ctx.fresh_for(target) if ctx else []
     return target >= 3 or not any(f.method == policy.PASSWORD for f in fresh)
-
-
-def record_signin(db: Session, user: User, ctx: AuthContext, *, step_up: bool) -> None:
-    audit.record(db, "step_up" if step_up else "signin", user_id=user.id, amr=ctx.amr, aal=ctx.aal())

@@ -27,6 +27,7 @@ import math
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 from typing import cast
 
@@ -61,11 +62,13 @@ class Verdict:
 
     :param retry_after: whole seconds until the longest block ends (0 when allowed or suspended)
     :param suspended: an account key is suspended: no wait helps, only an unlock
+    :param counted: some account key has failures on record (a success must clear them)
     """
 
     allowed: bool
     retry_after: int = 0
     suspended: bool = False
+    counted: bool = field(default=False, compare=False)
 
 
 ALLOWED = Verdict(allowed=True)
@@ -114,7 +117,9 @@ def check(db: Session, keys: Iterable[str], *, now: dt.datetime | None = None) -
     suspended = any(row.suspended_at is not None and is_account_key(row.key) for row in rows)
     wait = max((row.blocked_until - now for row in rows if row.blocked_until is not None), default=dt.timedelta(0))
     retry_after = 0 if suspended else max(0, math.ceil(wait.total_seconds()))
-    return Verdict(allowed=not suspended and retry_after == 0, retry_after=retry_after, suspended=suspended)
+    counted = any(is_account_key(row.key) for row in rows)
+    return Verdict(allowed=not suspended and retry_after == 0, retry_after=retry_after, suspended=suspended,
+                   counted=counted)
 
 
 def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], factor: str,

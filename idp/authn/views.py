@@ -77,7 +77,6 @@ def step_up() -> Response | str | tuple[str, int]:
         attempt = _check_factor(ctx, method)
         if attempt is not None and attempt.factor is not None:
             new = auth_session.add_factor(db, ctx, attempt.factor)
-            steps.record_signin(db, ctx.user, new, step_up=True)
             if new.aal() >= target:
                 return continue_to(next_url)
             ctx = new
@@ -168,14 +167,12 @@ def authenticate() -> Response | tuple[Response, int]:
         return _json_error(exc.code)
     ctx = auth_session.current(db)
     if state.get("step_up") and ctx is not None and ctx.user.id == cred.user_id:
-        new = auth_session.add_factor(db, ctx, factor)
-        steps.record_signin(db, ctx.user, new, step_up=True)
+        auth_session.add_factor(db, ctx, factor)
     else:
         user = db.get(User, cred.user_id)
         if user is None or not user.is_active:
             return _json_error("unknown_credential")
-        new = auth_session.sign_in(db, user, factor)
-        steps.record_signin(db, user, new, step_up=False)
+        auth_session.sign_in(db, user, factor)
     response = continue_to(next_url)
     return jsonify(redirect=response.location)
 
