@@ -45,6 +45,7 @@ def webauthn_error(code: str) -> str:
         "cloned": _("This passkey or security key may have been copied, so it was blocked. Use another way "
                     "to sign in and check the Security page."),
         "duplicate": _("This passkey or security key is already registered."),
+        "step_up_required": _("Confirm it is you first: reload the page and sign in again."),
     }.get(code, _("The passkey or security key could not be verified. Try again."))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 from flask import current_app
 from flask import flash
@@ -124,6 +126,11 @@ def _password_factor(user: User | None) -> policy.Factor | None:
 # -- WebAuthn ceremonies (JSON; CSRF token in the X-CSRFToken header) --------------------------------
 
 
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
 def _json_error(code: str, status: int = 400) -> tuple[Response, int]:
     return jsonify(error=code, message=messages.webauthn_error(code)), status
 
@@ -132,7 +139,7 @@ def _json_error(code: str, status: int = 400) -> tuple[Response, int]:
 def authenticate_options() -> Response | tuple[Response, int]:
     """Options for a username-less passkey sign-in, or (``step_up``) for this person's keys."""
     db = get_session()
-    body = request.get_json(silent=True) or {}
+    body = _json_body()
     ctx = auth_session.current(db)
     try:
         if body.get("step_up") and ctx is not None:
@@ -152,7 +159,7 @@ def authenticate_options() -> Response | tuple[Response, int]:
 @bp.route("/webauthn/authenticate", methods=["POST"])
 def authenticate() -> Response | tuple[Response, int]:
     db = get_session()
-    body = request.get_json(silent=True) or {}
+    body = _json_body()
     state = cookie.pop(STATE_KEY, None)
     if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
         return _json_error("expired")
@@ -183,7 +190,7 @@ def register_options() -> Response | tuple[Response, int]:
     ctx = auth_session.current(db)
     if ctx is None or not security.may_manage(db, ctx):
         return _json_error("step_up_required", 403)
-    body = request.get_json(silent=True) or {}
+    body = _json_body()
     kind = str(body.get("kind")) if body.get("kind") in webauthn.KINDS else "passkey"
     options, state = webauthn.registration_options(db, ctx.user, kind=kind, config=current_app.config)
     cookie[STATE_KEY] = state
@@ -195,7 +202,7 @@ def register() -> Response | tuple[Response, int]:
     db = get_session()
     ctx = auth_session.current(db)
     state = cookie.pop(STATE_KEY, None)
-    body = request.get_json(silent=True) or {}
+    body = _json_body()
     if ctx is None or not security.may_manage(db, ctx):
         return _json_error("step_up_required", 403)
     if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
