@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from idp.accounts.models import AuthSession
+from idp.accounts.models import Role
 from idp.accounts.models import User
 from idp.authn.models import AuditEvent
 from idp.authn.models import RecoveryCode
@@ -15,6 +16,24 @@ from idp.oidc.models import Client
 from idp.oidc.models import Consent
 from idp.oidc.models import Token
 from idp.oidc.models import UsedAssertion
+from idp.proofing.models import ProofingCase
+from idp.proofing.models import VerifiedIdentity
 
-__all__ = ["AuditEvent", "AuthSession", "AuthorizationCode", "Base", "Client", "Consent", "RecoveryCode", "Throttle",
-           "Token", "TotpCredential", "UsedAssertion", "User", "WebAuthnCredential"]
+__all__ = [
+           "AuditEvent",
+           "AuthSession",
+           "AuthorizationCode",
+           "Base",
+           "Client",
+           "Consent",
+           "ProofingCase",
+           "RecoveryCode",
+           "Role",
+           "Throttle",
+           "Token",
+           "TotpCredential",
+           "UsedAssertion",
+           "User",
+           "VerifiedIdentity",
+           "WebAuthnCredential",
+]

@@ -55,3 +55,14 @@ class AuthSession(Base):
     # Idle timeouts of AAL2/AAL3 count from here; touched at most once a minute.
     last_active_at: Mapped[dt.datetime | None]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Role(Base):
+    """A staff role held by an account (admin, proofing_officer, auditor, support)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted_by: Mapped[int | None]
+    granted_at: Mapped[Created]

@@ -1,4 +1,4 @@
-"""``idp users create``, ``idp users totp-import``, ``idp users unlock``."""
+"""``idp users``: create, totp-import, unlock, grant-role, revoke-role."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from idp.accounts import roles
 from idp.accounts import service
 from idp.accounts.passwords import PasswordRejected
 from idp.authn import throttle
@@ -77,3 +78,35 @@ def unlock_command(email: str, as_json: bool) -> None:
 
 def register(cli: click.Group) -> None:
     cli.add_command(users_group)
+
+
+@users_group.command("grant-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(roles.ROLES))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def grant_role_command(email: str, role: str, as_json: bool) -> None:
+    """Give a staff role (admin, proofing_officer, auditor, support)."""
+    db = get_session()
+    user = service.find_by_email(db, email)
+    if user is None:
+        fail("cannot grant: no_such_user")
+        return
+    changed = roles.grant(db, user, role)
+    emit({"user": user.email, "role": role, "changed": changed}, as_json)
+
+
+@users_group.command("revoke-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(roles.ROLES))
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def revoke_role_command(email: str, role: str, as_json: bool) -> None:
+    """Take a staff role away."""
+    db = get_session()
+    user = service.find_by_email(db, email)
+    if user is None:
+        fail("cannot revoke: no_such_user")
+        return
+    changed = roles.revoke(db, user, role)
+    emit({"user": user.email, "role": role, "changed": changed}, as_json)

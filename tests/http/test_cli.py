@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlalchemy import select
 
+from idp.authn.models import AuditEvent
 from idp.authn.models import TotpCredential
 from idp.cli import cli
 from idp.cli import clients
@@ -171,3 +172,20 @@ def test_db_prune_deletes_only_what_can_no_longer_be_used(app, client, run):
     refreshed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": live["refresh_token"]},
                             headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
     assert refreshed.status_code == 200
+
+
+def test_roles_are_granted_and_revoked_with_an_audit_trail(app, run):
+    from tests.factories import make_user
+
+    make_user(app, "officer@example.com")
+    def grant():
+        return json.loads(run("users", "grant-role", "officer@example.com", "proofing_officer", "--json").stdout)
+
+    assert grant()["changed"] and not grant()["changed"]
+    assert run("users", "grant-role", "officer@example.com", "emperor").exit_code != 0
+    assert run("users", "grant-role", "nobody@example.com", "admin").exit_code != 0
+    assert json.loads(run("users", "revoke-role", "officer@example.com", "proofing_officer", "--json").stdout)[
+        "changed"]
+    with app.app_context():
+        events = [e.event for e in get_session().scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events.count("role_granted") == 1 and events.count("role_revoked") == 1

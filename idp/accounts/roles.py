@@ -1,0 +1,80 @@
+"""Staff roles and the guard every staff page goes through.
+
+A person without the role gets a plain 403, never a hint of what the page would show; a person
+with it must also be at AAL2 (SP 800-63B-4: privileged access needs multi-factor).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import redirect
+from flask import request
+from flask import url_for
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from idp import audit
+from idp.accounts import session as auth_session
+from idp.accounts.models import Role
+from idp.accounts.models import User
+from idp.db import get_session
+from idp.errors import render_error
+
+ROLES = ("admin", "proofing_officer", "auditor", "support")
+
+
+class UnknownRole(ValueError):
+    pass
+
+
+def roles_of(db: Session, user_id: int) -> set[str]:
+    return set(db.scalars(select(Role.role).where(Role.user_id == user_id)))
+
+
+def grant(db: Session, user: User, role: str, *, by: int | None = None) -> bool:
+    """Give ``role``; ``False`` when the person already had it. Audited."""
+    if role not in ROLES:
+        raise UnknownRole(role)
+    if role in roles_of(db, user.id):
+        return False
+    db.add(Role(user_id=user.id, role=role, granted_by=by))
+    audit.record(db, "role_granted", user_id=user.id, commit=False, role=role, by=by)
+    db.commit()
+    return True
+
+
+def revoke(db: Session, user: User, role: str, *, by: int | None = None) -> bool:
+    if role not in ROLES:
+        raise UnknownRole(role)
+    result = db.execute(delete(Role).where(Role.user_id == user.id, Role.role == role))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        db.rollback()
+        return False
+    audit.record(db, "role_revoked", user_id=user.id, commit=False, role=role, by=by)
+    db.commit()
+    return True
+
+
+def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard a staff view: signed in, holding ``role``, at AAL2; the view gets ``ctx`` as keyword."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            db = get_session()
+            ctx = auth_session.current(db)
+            if ctx is None:
+                return redirect(url_for("accounts.signin", next=request.full_path))
+            if role not in roles_of(db, ctx.user.id):
+                return render_error(403)
+            if ctx.aal() < 2:
+                return redirect(url_for("authn.step_up", aal=2, next=request.full_path))
+            return view(*args, ctx=ctx, **kwargs)
+
+        return guarded
+
+    return decorate
