@@ -54,6 +54,18 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FREE_FAILURES": 20,  # per client address
     "THROTTLE_MAX_DELAY": 15 * 60,
     "THROTTLE_SUSPEND_AFTER": 100,  # consecutive failures that suspend a factor (SP 800-63B-4)
+    # Identity proofing (docs/assurance.md, docs/registry-api.md)
+    "PROOFING_VERIFIER": "idp.proofing.verifiers:FileRegistry",
+    "PROOFING_REGISTRY_FILE": None,  # the packaged fictitious registry when unset
+    "PROOFING_REGISTRY_URL": None,
+    "PROOFING_REGISTRY_TIMEOUT": 5,
+    "PROOFING_REGISTRY_RETRIES": 2,
+    "PROOFING_REGISTRY_CLIENT_CERT": None,
+    "PROOFING_REGISTRY_CLIENT_KEY": None,
+    "PROOFING_REGISTRY_CA": None,
+    "PROOFING_SLA_BUSINESS_DAYS": 2,
+    "PROOFING_RETENTION_DAYS": 30,  # evidence and registry answers, after the decision
+    "PROOFING_TRUST_FRAMEWORK": "nist_800_63A",
 }
 
 
