@@ -45,10 +45,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.proofing.views import bp as proofing_bp
 
     oidc.init_app(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(authn_bp)
+    app.register_blueprint(__import__("idp.proofing.officer", fromlist=["bp"]).bp)  # the officer console
+    app.register_blueprint(proofing_bp)
     errors.register_error_handlers(app)
     return app

@@ -179,10 +179,12 @@ class AcrRequest:
 
 @dataclass(frozen=True)
 class AcrOutcome:
-    """``acr`` to issue now; else ``step_up`` (the AAL to reach); else ``unmet``."""
+    """``acr`` to issue now; else ``step_up`` (the AAL to reach) or ``proof`` (the IAL to reach by
+    remote proofing); else ``unmet``."""
 
     acr: str | None = None
     step_up: int | None = None
+    proof: int | None = None
     target: str | None = None
     unmet: bool = False
 
@@ -191,7 +193,8 @@ def _satisfies(ial: int, aal: int, wanted: tuple[int, int]) -> bool:
     return ial >= wanted[0] and aal >= wanted[1]
 
 
-def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -> AcrOutcome:
+def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int,
+               provable_ial: int = 0) -> AcrOutcome:
     """Choose the ``acr`` to issue, the AAL to step up to, or that the request cannot be met.
 
     Requested values below the operator's floor are dropped (a request raises the floor, never
@@ -199,7 +202,8 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
     satisfied is issued, unless an earlier one can be reached with the person's enrolled
     authenticators, which then is the step-up target. Voluntary values out of reach fall back to
     the floor, if there is one, else to what was achieved (never overstated); a floor or an
-    essential request that cannot be reached is unmet.
+    essential request that cannot be reached is unmet. A value that needs a higher IAL than the
+    account has is reachable when ``provable_ial`` (what proofing in this visit can give) covers it.
     """
     achieved = acr_value(ial, aal) if aal else None
     floor = [p for p in (parse_acr(v) for v in request.floor) if p]
@@ -214,11 +218,12 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
         if request.essential and request.values:
             return AcrOutcome(unmet=True)  # essential, but nothing this IdP knows
         return AcrOutcome(acr=achieved)
-    outcome = _first_met_or_reachable(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal)
+    outcome = _first_met_or_reachable(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal,
+                                      provable_ial=provable_ial)
     if outcome is None and floor and not mandatory:
         # Voluntary values out of reach never fall below the floor.
         outcome = _first_met_or_reachable([(acr_value(*f), f) for f in floor], ial=ial, aal=aal,
-                                          reachable_aal=reachable_aal)
+                                          reachable_aal=reachable_aal, provable_ial=provable_ial)
         mandatory = True
     if outcome is not None:
         return outcome
@@ -226,10 +231,12 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int) -
 
 
 def _first_met_or_reachable(wanted: list[tuple[str, tuple[int, int]]], *, ial: int, aal: int,
-                            reachable_aal: int) -> AcrOutcome | None:
+                            reachable_aal: int, provable_ial: int) -> AcrOutcome | None:
     for value, pair in wanted:  # in the RP's order of preference
         if _satisfies(ial, aal, pair):
             return AcrOutcome(acr=value)
         if ial >= pair[0] and reachable_aal >= pair[1]:
             return AcrOutcome(step_up=pair[1], target=value)
+        if ial < pair[0] <= provable_ial and reachable_aal >= pair[1]:
+            return AcrOutcome(proof=pair[0], target=value)
     return None

@@ -33,6 +33,7 @@ from idp.oidc.claims import consent_items
 from idp.oidc.claims import parse_claims_parameter
 
 PROMPTS = {"none", "login", "consent", "select_account"}
+REMOTE_PROOFING_IAL = 2  # what a person can reach in one visit; IAL3 needs a counter
 
 
 class RequestNotSupported(OAuth2Error):
@@ -161,7 +162,8 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
         return Decision(login=True, consent=ask, items=items)
     aal = ctx.aal(now.timestamp())
     outcome = decide_acr(wanted or AcrRequest(), ial=ctx.user.ial, aal=aal,
-                         reachable_aal=aal if declined else max(aal, reachable_aal))
+                         reachable_aal=aal if declined else max(aal, reachable_aal),
+                         provable_ial=0 if declined else REMOTE_PROOFING_IAL)
     return Decision(login=False, consent=ask, items=items, acr=outcome)
 
 
@@ -192,7 +194,7 @@ def refuse(params: OidcParams, decision: Decision, *, redirect_uri: str) -> None
         return
     if decision.login:
         raise LoginRequiredError(redirect_uri=redirect_uri)
-    if decision.acr.step_up:
+    if decision.acr.step_up or decision.acr.proof:
         raise InteractionRequiredError("A stronger authentication is needed.", redirect_uri=redirect_uri)
     if decision.consent:
         raise ConsentRequiredError(redirect_uri=redirect_uri)

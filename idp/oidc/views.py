@@ -75,6 +75,8 @@ def authorize() -> Response | tuple[str, int] | str:
         return _to_signin(params.login_hint)
     if decision.acr.step_up:
         return _to_signin(params.login_hint, step_up=decision.acr.step_up)
+    if decision.acr.proof:
+        return _to_signin(params.login_hint, proof=decision.acr.proof)
     answer = request.form.get("decision") if request.method == "POST" else None
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
@@ -118,8 +120,9 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     return grant, params, decision
 
 
-def _to_signin(login_hint: str | None, *, step_up: int | None = None) -> Response:
-    """To the sign-in page, or with ``step_up`` to the page that asks only for the missing factor."""
+def _to_signin(login_hint: str | None, *, step_up: int | None = None, proof: int | None = None) -> Response:
+    """To the sign-in page; with ``step_up`` to the page that asks only for the missing factor; with
+    ``proof`` to identity proofing, which comes back here once the IAL is reached."""
     marker = cookie.get("fresh_auth_pending") or auth_session.new_marker()
     cookie["fresh_auth_pending"] = marker
     args = request.args.to_dict(flat=False)
@@ -129,6 +132,8 @@ def _to_signin(login_hint: str | None, *, step_up: int | None = None) -> Respons
     target = url_for("oidc.authorize") + "?" + query
     if step_up:
         return redirect(url_for("authn.step_up", aal=step_up, next=target))
+    if proof:
+        return redirect(url_for("proofing.status", level=proof, next=target))
     signin_args: dict[str, str] = {"next": target}
     if login_hint:
         signin_args["login_hint"] = login_hint

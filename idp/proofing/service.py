@@ -94,6 +94,10 @@ def check_evidence(evidence: Evidence) -> Evidence:
                     birthdate=evidence.birthdate)
 
 
+def latest_case(db: Session, user_id: int) -> ProofingCase | None:
+    return db.scalar(select(ProofingCase).where(ProofingCase.user_id == user_id).order_by(ProofingCase.id.desc()))
+
+
 def open_case(db: Session, user_id: int) -> ProofingCase | None:
     return db.scalar(select(ProofingCase).where(ProofingCase.user_id == user_id, ProofingCase.status.in_(OPEN))
                      .order_by(ProofingCase.id.desc()))

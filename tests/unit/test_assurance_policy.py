@@ -157,3 +157,16 @@ def test_a_long_break_ends_aal2_even_after_activity_resumed():
     assert policy.current_aal(factors, now=T, last_active=T - 60, breaks=[short]) == 2
     again = [*factors, Factor("pwd", T - 30), Factor("totp", T - 20)]
     assert policy.current_aal(again, now=T, last_active=T - 10, breaks=[gap]) == 2
+
+
+@pytest.mark.parametrize("request_, ial, aal, reach, provable, outcome", [
+    (AcrRequest(values=(acr(2, 1),), essential=True), 1, 1, 1, 2, AcrOutcome(proof=2, target=acr(2, 1))),
+    (AcrRequest(values=(acr(2, 2),), essential=True), 1, 1, 2, 2, AcrOutcome(proof=2, target=acr(2, 2))),
+    (AcrRequest(values=(acr(2, 2),), essential=True), 1, 1, 1, 2, AcrOutcome(unmet=True)),  # no second factor
+    (AcrRequest(values=(acr(3, 2),), essential=True), 1, 2, 2, 2, AcrOutcome(unmet=True)),  # IAL3: a counter
+    (AcrRequest(values=(acr(2, 1),), essential=True), 1, 1, 1, 0, AcrOutcome(unmet=True)),  # declined
+    (AcrRequest(values=(acr(2, 1), acr(1, 1))), 1, 1, 1, 2, AcrOutcome(proof=2, target=acr(2, 1))),
+    (AcrRequest(values=(acr(2, 1), acr(1, 1))), 1, 1, 1, 0, AcrOutcome(acr=acr(1, 1))),
+])
+def test_acr_decision_with_proofing(request_, ial, aal, reach, provable, outcome):
+    assert decide_acr(request_, ial=ial, aal=aal, reachable_aal=reach, provable_ial=provable) == outcome

@@ -1,0 +1,1 @@
+"""Identity proofing (IAL2 remote, IAL3 in person) and the verified claims it yields."""

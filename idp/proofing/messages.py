@@ -1,0 +1,35 @@
+"""What applicants are told about their proofing case, in their language."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+
+def error(code: str) -> str:
+    return {
+        "bad_national_id": _("Check the 13-digit ID number: its last digit does not match the others."),
+        "bad_laser_code": _("Check the laser code on the back of the card: 2 letters and 10 digits."),
+        "bad_birthdate": _("Enter your date of birth."),
+        "missing_name": _("Enter your given name and family name as on the card."),
+        "unsupported_evidence": _("Only the Thai national ID card can be used here for now."),
+        "case_open": _("You already have a case in progress."),
+        "wrong_code": _("That code is not correct. Check the email and try again."),
+        "code_expired": _("The code has expired. Start again."),
+        "binding_failed": _("Too many wrong codes: an officer will review your case."),
+    }.get(code, _("That did not work. Try again."))
+
+
+def reason(code: str) -> str:
+    """A reason code from the checks, in plain words (never personal data)."""
+    return {
+        "laser_code_mismatch": _("The laser code does not match the registry."),
+        "birthdate_mismatch": _("The date of birth does not match the registry."),
+        "name_mismatch": _("The name does not match the registry."),
+        "not_found": _("The registry has no card with this number."),
+        "card_revoked": _("The registry says this card is no longer valid."),
+        "registry_unavailable": _("The national registry could not be reached. Your case is saved: try again later."),
+        "registry_error": _("The national registry gave an answer we could not read. Try again later."),
+        "duplicate_identity": _("This ID card is already linked to another account."),
+        "no_contact_of_record": _("The registry has no contact address to send a confirmation code to."),
+        "binding_failed": _("The confirmation code was entered wrongly too many times."),
+    }.get(code, code)

@@ -1,0 +1,156 @@
+"""Blueprint ``proofing``: the applicant's side of identity proofing (IAL2 remote).
+
+Every page carries ``next`` so that proofing started by an e-Service returns there once the
+IAL is reached, in the same visit.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from idp.accounts import session as auth_session
+from idp.accounts.session import AuthContext
+from idp.authn.views import continue_to
+from idp.db import get_session
+from idp.http import safe_next
+from idp.mail import send_mail
+from idp.proofing import messages
+from idp.proofing import service
+from idp.proofing.verifiers import Evidence
+from idp.proofing.verifiers import Verifier
+from idp.proofing.verifiers import load_verifier
+
+bp = Blueprint("proofing", __name__, url_prefix="/proofing")
+
+FIELDS = ("number", "laser_code", "given_name", "family_name", "given_name_th", "family_name_th", "birthdate")
+
+
+def verifier() -> Verifier:
+    """One verifier per app, built from configuration (tests may put their own in ``extensions``)."""
+    if "idp.verifier" not in current_app.extensions:
+        current_app.extensions["idp.verifier"] = load_verifier(current_app.config)
+    return current_app.extensions["idp.verifier"]  # type: ignore[no-any-return]
+
+
+def _send_code(email: str, code: str) -> None:
+    send_mail(email, _("Your identity confirmation code"),
+              _("Enter this code to confirm your identity for your Digital ID: %(code)s\n\n"
+                "It works for 15 minutes. If you did not ask for it, ignore this email.", code=code))
+
+
+def _next() -> str:
+    return safe_next(request.values.get("next"), url_for("accounts.home"))
+
+
+def _signed_in() -> AuthContext | Response:
+    ctx = auth_session.current(get_session())
+    if ctx is None:
+        return redirect(url_for("accounts.signin", next=request.full_path))
+    return ctx
+
+
+def _back(next_url: str) -> str:
+    """Where "back to the e-Service" goes when proofing did not finish: the request, declined."""
+    if next_url.startswith(url_for("oidc.authorize")):
+        return next_url + "&_declined=1"
+    return next_url
+
+
+@bp.route("", methods=["GET"])
+def status() -> Response | str:
+    ctx = _signed_in()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    next_url = _next()
+    wanted = int(request.args["level"]) if request.args.get("level") in ("2", "3") else 2
+    if ctx.user.ial >= wanted and "level" in request.args:
+        return continue_to(next_url)
+    case = service.open_case(db, ctx.user.id) or service.latest_case(db, ctx.user.id)
+    return render_template("proofing/status.html", ctx=ctx, case=case, wanted=wanted, next=next_url,
+                           back=_back(next_url), explain=messages.reason)
+
+
+@bp.route("/start", methods=["GET", "POST"])
+def start() -> Response | str | tuple[str, int]:
+    ctx = _signed_in()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    next_url = _next()
+    form = {name: request.form.get(name, "")[:100] for name in FIELDS}
+    if request.method == "GET":
+        return render_template("proofing/start.html", form=form, next=next_url, error=None)
+    evidence = Evidence(kind="thai_id_card", number=form["number"], laser_code=form["laser_code"],
+                        given_name=form["given_name"], family_name=form["family_name"],
+                        given_name_th=form["given_name_th"] or None, family_name_th=form["family_name_th"] or None,
+                        birthdate=form["birthdate"])
+    try:
+        case = service.start_remote(db, ctx.user, evidence, config=current_app.config, verifier=verifier(),
+                                    send_code=_send_code)
+    except service.ProofingError as exc:
+        return render_template("proofing/start.html", form=form, next=next_url,
+                               error=messages.error(exc.code)), 400
+    return _after(case, next_url)
+
+
+def _after(case: object, next_url: str) -> Response:
+    if getattr(case, "status", "") == "binding":
+        return redirect(url_for("proofing.confirm", next=next_url))
+    return redirect(url_for("proofing.status", next=next_url))
+
+
+@bp.route("/confirm", methods=["GET", "POST"])
+def confirm() -> Response | str | tuple[str, int]:
+    ctx = _signed_in()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    next_url = _next()
+    case = service.open_case(db, ctx.user.id)
+    if case is None or case.status != "binding":
+        return redirect(url_for("proofing.status", next=next_url))
+    if request.method == "GET":
+        return render_template("proofing/confirm.html", next=next_url, error=None)
+    try:
+        case = service.confirm_binding(db, case, request.form.get("code", "")[:20], config=current_app.config)
+    except service.ProofingError as exc:
+        if exc.code in ("binding_failed", "code_expired"):
+            return redirect(url_for("proofing.status", next=next_url))
+        return render_template("proofing/confirm.html", next=next_url, error=messages.error(exc.code)), 400
+    send_mail(ctx.user.email, _("Your identity is verified"),
+              _("Your Digital ID is now verified at IAL%(level)d.", level=case.level))
+    return continue_to(next_url)
+
+
+@bp.route("/retry", methods=["POST"])
+def retry() -> Response:
+    ctx = _signed_in()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    next_url = _next()
+    case = service.open_case(db, ctx.user.id)
+    if case is not None and case.status == "pending_registry":
+        case = service.retry_registry(db, case, config=current_app.config, verifier=verifier(),
+                                      send_code=_send_code)
+    return _after(case, next_url)
+
+
+@bp.route("/withdraw", methods=["POST"])
+def withdraw() -> Response:
+    ctx = _signed_in()
+    if isinstance(ctx, Response):
+        return ctx
+    db = get_session()
+    case = service.open_case(db, ctx.user.id)
+    if case is not None:
+        service.withdraw(db, case)
+    return redirect(url_for("proofing.status", next=_next()))
