@@ -135,7 +135,7 @@ class RegistryResult:
     """A registry's answer about one piece of evidence."""
 
     outcome: str  # one of OUTCOMES
-    reasons: tuple[str, ...]  # reason codes (above); empty on a plain match or not_found
+    reasons: tuple[str, ...]  # reason codes (above); empty on a match
     record: dict[str, Any] | None = field(repr=False)  # canonical data (RECORD_FIELDS), on a match only
     issuer: str  # who vouched: e.g. "TH-DOPA" (Department of Provincial Administration)
     checked_at: dt.datetime  # UTC
@@ -155,7 +155,7 @@ class Verifier(Protocol):
 def load_verifier(config: Mapping[str, Any]) -> Verifier:
     """The verifier named by ``PROOFING_VERIFIER`` (``"package.module:Class"``), built with ``config``.
 
-    Raises ``ValueError``/``ImportError`` on a bad setting, so a misconfigured IdP fails at start-up
+    Raises ``ValueError``, ``ImportError`` or ``TypeError`` on a bad setting, so a misconfigured IdP fails at start-up
     rather than on the first applicant.
     """
     spec = config.get("PROOFING_VERIFIER") or DEFAULT_VERIFIER
