@@ -37,12 +37,14 @@ def clients_group() -> None:
 @click.option("--no-pkce", is_flag=True, help="Only for confidential clients that cannot send PKCE.")
 @click.option("--default-acr", "default_acr_values", multiple=True,
               help="Minimum assurance, e.g. urn:th:digitalid:ial1:aal2 (repeatable; any one satisfies).")
+@click.option("--allow-national-id", "allow_national_id", is_flag=True,
+              help="Operator decision: this e-Service may receive the national ID number (scope national_id).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
-                default_acr_values: tuple[str, ...], as_json: bool) -> None:
+                default_acr_values: tuple[str, ...], allow_national_id: bool, as_json: bool) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -56,7 +58,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             subject_type=subject_type, sector_identifier_uri=sector_identifier_uri,
                             id_token_signed_response_alg=id_token_alg,
                             trusted=trusted, require_pkce=not no_pkce,
-                            default_acr_values=list(default_acr_values))
+                            default_acr_values=list(default_acr_values),
+                            national_id_allowed=allow_national_id)
     except ClientMetadataError as exc:
         fail(exc.description)
         return

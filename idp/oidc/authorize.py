@@ -28,6 +28,7 @@ from idp.accounts.session import AuthContext
 from idp.assurance.policy import AcrOutcome
 from idp.assurance.policy import AcrRequest
 from idp.assurance.policy import decide_acr
+from idp.oidc.claims import ALWAYS_ASK
 from idp.oidc.claims import InvalidClaimsParameter
 from idp.oidc.claims import consent_items
 from idp.oidc.claims import parse_claims_parameter
@@ -144,7 +145,8 @@ class Decision:
 
 def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope: str, fresh: bool,
            now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool],
-           wanted: AcrRequest | None = None, reachable_aal: int = 1, declined: bool = False) -> Decision:
+           wanted: AcrRequest | None = None, reachable_aal: int = 1, declined: bool = False,
+           national_id_allowed: bool = False) -> Decision:
     """Decide the next step of an authorization.
 
     :param fresh: the person signed in just now for this very request (``prompt=login`` and
@@ -156,8 +158,12 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
     """
     hint_matches = params.hint_sub is None or (ctx is not None and subject(ctx.user) == params.hint_sub)
     login = needs_login(params, ctx, fresh=fresh, hint_matches=hint_matches, now=now)
-    items = consent_items(scope, params.claims)
-    ask = not trusted and ("consent" in params.prompts or ctx is None or not consented(items))
+    items = consent_items(scope, params.claims, allow_national_id=national_id_allowed)
+    # A trusted e-Service skips the page, except for what the person must agree to themselves.
+    asked = items if not trusted else [i for i in items if i in ALWAYS_ASK]
+    ask = bool(asked) and ("consent" in params.prompts or ctx is None or not consented(asked))
+    if not trusted:
+        ask = "consent" in params.prompts or ctx is None or not consented(items)
     if login or ctx is None:
         return Decision(login=True, consent=ask, items=items)
     aal = ctx.aal(now.timestamp())

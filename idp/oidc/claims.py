@@ -1,13 +1,25 @@
-"""The one place personal data leaves the IdP: claims by scope and by the ``claims`` parameter."""
+"""The one place personal data leaves the IdP: claims by scope and by the ``claims`` parameter.
+
+Verified identity data (OpenID Connect for Identity Assurance 1.0) leaves only as
+``verified_claims`` asked for through the ``claims`` parameter, and the national ID number only
+as ``national_id`` to an e-Service the operator allowed (client metadata ``national_id_allowed``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
+from flask import current_app
+
+from idp import clock
 from idp.accounts.models import User
+from idp.db import get_session
+from idp.oidc.consent import has_consent
 from idp.oidc.models import Client
 from idp.oidc.subjects import subject_for
+from idp.proofing import service as proofing
 
 # OIDC Core §5.4: the claims each scope asks for.
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -16,10 +28,18 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
     "address": ("address",),
+    # Only to clients with ``national_id_allowed`` (see :func:`_national_id`).
+    "national_id": ("national_id",),
 }
-SCOPES_SUPPORTED = ["openid", "profile", "email", "phone", "address", "offline_access"]
+SCOPES_SUPPORTED = ["openid", "profile", "email", "phone", "address", "national_id", "offline_access"]
+VERIFIED_CLAIMS = "verified_claims"
+NATIONAL_ID = "national_id"
 CLAIMS_SUPPORTED = sorted({"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid",
-                           "at_hash"} | {c for cs in SCOPE_CLAIMS.values() for c in cs})
+                           "at_hash", VERIFIED_CLAIMS} | {c for cs in SCOPE_CLAIMS.values() for c in cs})
+# OIDC4IDA 1.0: the claims ``verified_claims.claims`` can hold (language tags per OIDC Core §5.2).
+CLAIMS_IN_VERIFIED_CLAIMS = ("given_name", "family_name", "given_name#th", "family_name#th", "birthdate")
+# An RP may ask for several verified_claims sets (an array); more than this is refused.
+MAX_VERIFIED_CLAIMS_REQUESTS = 10
 
 
 class InvalidClaimsParameter(ValueError):
@@ -43,6 +63,12 @@ def parse_claims_parameter(raw: str | None) -> dict[str, Any]:
         if not isinstance(section, dict):
             raise InvalidClaimsParameter(f"claims.{member} must be a JSON object")
         for name, spec in section.items():
+            if name == VERIFIED_CLAIMS and isinstance(spec, list):
+                # OIDC4IDA 1.0: verified_claims may be requested as an array of request objects.
+                if len(spec) > MAX_VERIFIED_CLAIMS_REQUESTS or not all(isinstance(e, dict) for e in spec):
+                    raise InvalidClaimsParameter(f"claims.{member}.{name} must be an object or an array of"
+                                                 f" at most {MAX_VERIFIED_CLAIMS_REQUESTS} objects")
+                continue
             if spec is not None and not isinstance(spec, dict):
                 raise InvalidClaimsParameter(f"claims.{member}.{name} must be null or an object")
         out[member] = section
@@ -63,12 +89,18 @@ def _all_claims(user: User) -> dict[str, Any]:
     return values
 
 
+def _section(requested: Any, member: str) -> dict[str, Any]:
+    """``requested[member]`` when it is an object (the stored request is trusted only this far)."""
+    section = requested.get(member) if isinstance(requested, dict) else None
+    return section if isinstance(section, dict) else {}
+
+
 def requested_claim_names(scope: str, requested: dict[str, Any], member: str) -> set[str]:
     names: set[str] = set()
     if member == "userinfo":
         for s in scope.split():
             names.update(SCOPE_CLAIMS.get(s, ()))
-    names.update(requested.get(member, {}).keys())
+    names.update(_section(requested, member).keys())
     return names
 
 
@@ -82,17 +114,151 @@ def release(user: User, client: Client, *, scope: str, requested: dict[str, Any]
     wanted = requested_claim_names(scope, requested, member)
     available = _all_claims(user)
     claims = {name: available[name] for name in sorted(wanted) if name in available}
+    if VERIFIED_CLAIMS in wanted:
+        verified = _verified_claims(user, _section(requested, member).get(VERIFIED_CLAIMS))
+        if verified:
+            claims[VERIFIED_CLAIMS] = verified
+    if NATIONAL_ID in wanted:
+        number = _national_id(user, client)
+        if number:
+            claims[NATIONAL_ID] = number
     claims["sub"] = subject_for(user, client)
     return claims
 
 
-def consent_items(scope: str, requested: dict[str, Any]) -> list[str]:
-    """What a consent covers: the scopes plus each individually requested claim."""
+# -- national ID ---------------------------------------------------------------------------------
+
+
+def national_id_allowed(client: Client) -> bool:
+    """The operator's decision (``idp clients add --allow-national-id``); nothing else grants it."""
+    return client.client_metadata.get("national_id_allowed") is True
+
+
+def _national_id(user: User, client: Client) -> str | None:
+    """The number, when the client may have it, consent covers it and the person was proofed.
+
+    The scope or ``claims`` parameter asked for it (the caller checked). Consent is checked again
+    here rather than trusted from the authorization; the person's own consent is needed even for
+    a trusted e-Service (PDPA: the operator cannot consent to this for them).
+    """
+    if not national_id_allowed(client):
+        return None
+    db = get_session()
+    if not any(
+            has_consent(db, user_id=user.id, client_id=client.id, items=[item])
+            for item in (NATIONAL_ID, f"claim:{NATIONAL_ID}")):
+        return None
+    return proofing.national_id(db, user.id, config=current_app.config)
+
+
+# -- verified_claims (OpenID Connect for Identity Assurance 1.0) ---------------------------------
+
+
+def _verified_claims(user: User, spec: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
+    """``verified_claims`` as asked for: one object for an object, an array for an array.
+
+    Omitted (``None``) when the person has no verified identity, when no asked-for claim can be
+    returned, or when the request's constraints are not met. A malformed request releases nothing.
+    """
+    if isinstance(spec, dict):
+        specs = [spec]
+    elif isinstance(spec, list):
+        specs = [s for s in spec[:MAX_VERIFIED_CLAIMS_REQUESTS] if isinstance(s, dict)]
+    else:
+        return None
+    if not specs:
+        return None
+    held = proofing.verified_claims(get_session(), user.id, config=current_app.config)
+    if held is None:
+        return None
+    results = [r for r in (filter_verified_claims(held, s) for s in specs) if r is not None]
+    if not results:
+        return None
+    return results if isinstance(spec, list) else results[0]
+
+
+def filter_verified_claims(held: dict[str, Any], spec: dict[str, Any],
+                           now: dt.datetime | None = None) -> dict[str, Any] | None:
+    """One ``verified_claims`` request object applied to what the IdP holds.
+
+    ``trust_framework`` and ``assurance_level`` are always returned; ``time`` and ``evidence``
+    only when asked for. ``value``/``values`` on ``trust_framework`` or ``assurance_level`` and
+    ``max_age`` on ``time`` are constraints: unmet, nothing is returned (OIDC4IDA 1.0 §6).
+    Only claims named in ``claims`` are returned, by their exact name (``given_name#th``).
+    """
+    wanted = spec.get("claims")
+    verification_spec = spec.get("verification", {})
+    if not isinstance(wanted, dict) or not isinstance(verification_spec, dict):
+        return None
+    verification = held.get("verification") or {}
+    for element in ("trust_framework", "assurance_level"):
+        if not _meets(verification_spec.get(element), verification.get(element)):
+            return None
+    if not _recent_enough(verification_spec.get("time"), verification.get("time"), now or clock.utc_now()):
+        return None
+    values = held.get("claims") or {}
+    claims = {name: values[name] for name, claim_spec in wanted.items()
+              if name in CLAIMS_IN_VERIFIED_CLAIMS and name in values
+              and (claim_spec is None or isinstance(claim_spec, dict))}
+    if not claims:
+        return None
+    out = {"trust_framework": verification.get("trust_framework"),
+           "assurance_level": verification.get("assurance_level")}
+    for element in ("time", "evidence"):
+        if element in verification_spec and verification.get(element):
+            out[element] = verification[element]
+    return {"verification": out, "claims": claims}
+
+
+def _meets(spec: Any, actual: Any) -> bool:
+    """A ``null`` request, or an object whose ``value``/``values`` (if any) include ``actual``."""
+    if spec is None:
+        return True
+    if not isinstance(spec, dict):
+        return False  # a constraint we cannot read is not met
+    if "value" in spec:
+        return bool(spec["value"] == actual)
+    if "values" in spec:
+        return isinstance(spec["values"], list) and actual in spec["values"]
+    return True
+
+
+def _recent_enough(spec: Any, verified_at: Any, now: dt.datetime) -> bool:
+    """``"time": {"max_age": seconds}``: the verification must be at most that old."""
+    if spec is None:
+        return True
+    if not isinstance(spec, dict):
+        return False
+    max_age = spec.get("max_age")
+    if max_age is None:
+        return True
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0 or not isinstance(verified_at, str):
+        return False
+    try:
+        when = dt.datetime.fromisoformat(verified_at)
+    except ValueError:
+        return False
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return (now - when).total_seconds() <= max_age
+
+
+def consent_items(scope: str, requested: dict[str, Any], *, allow_national_id: bool | None = None) -> list[str]:
+    """What a consent covers: the scopes plus each individually requested claim.
+
+    :param allow_national_id: whether the client may receive ``national_id``; when known to be
+        ``False`` the consent page does not list a number that would never be released
+    """
     items = [s for s in scope.split() if s != "openid"]
     for member in ("id_token", "userinfo"):
-        items.extend(f"claim:{name}" for name in requested.get(member, {}) if name in CLAIMS_SUPPORTED
+        items.extend(f"claim:{name}" for name in _section(requested, member) if name in CLAIMS_SUPPORTED
                      and name not in PROTOCOL_CLAIMS)
+    if allow_national_id is False:
+        items = [i for i in items if i not in (NATIONAL_ID, f"claim:{NATIONAL_ID}")]
     return sorted(set(items))
 
+
+# Items the person consents to themselves, even for a trusted (first-party) e-Service.
+ALWAYS_ASK = frozenset({NATIONAL_ID, f"claim:{NATIONAL_ID}"})
 
 PROTOCOL_CLAIMS = {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"}

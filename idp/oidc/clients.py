@@ -60,7 +60,13 @@ def create_client(
     trusted: bool = False,
     require_pkce: bool = True,
     default_acr_values: list[str] | None = None,
+    national_id_allowed: bool = False,
 ) -> NewClient:
+    """Validate and store a client.
+
+    :param national_id_allowed: the operator allows this e-Service to receive the national ID
+        number (the ``national_id`` scope and claim); the scope is then added to ``scope``
+    """
     if not name.strip():
         raise ClientMetadataError("invalid_client_metadata", "A client needs a name.")
     if not redirect_uris:
@@ -83,6 +89,12 @@ def create_client(
                                   "Redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects.")
     if auth_method == "none" and not require_pkce:
         raise ClientMetadataError("invalid_client_metadata", "Public clients always need PKCE.")
+    scopes = scope.split()
+    if national_id_allowed and "national_id" not in scopes:
+        scope = " ".join([*scopes, "national_id"])
+    elif not national_id_allowed and "national_id" in scopes:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "The national_id scope is only for clients allowed the national ID number.")
     metadata: dict[str, Any] = {
         "redirect_uris": uris, "post_logout_redirect_uris": logout_uris,
         "token_endpoint_auth_method": auth_method, "subject_type": subject_type, "scope": scope,
@@ -91,6 +103,8 @@ def create_client(
     }
     if sector_identifier_uri:
         metadata["sector_identifier_uri"] = sector_identifier_uri
+    if national_id_allowed:
+        metadata["national_id_allowed"] = True
     if default_acr_values:
         unknown = [v for v in default_acr_values if parse_acr(v) is None]
         if unknown:

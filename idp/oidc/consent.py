@@ -19,10 +19,16 @@ DESCRIPTIONS = {
     "phone": _l("Your phone number"),
     "address": _l("Your postal address"),
     "offline_access": _l("Keep access while you are signed out (until you withdraw it)"),
+    "national_id": _l("Your 13-digit national ID number"),
+    "claim:national_id": _l("Your 13-digit national ID number"),
+    "claim:verified_claims":
+        _l("Your verified identity: name and date of birth, as checked against the national registry"),
 }
 
 
 def describe(item: str) -> str:
+    if item in DESCRIPTIONS:
+        return str(DESCRIPTIONS[item])
     if item.startswith("claim:"):
         return str(_l("The claim “%(name)s”", name=item[6:]))
     return str(DESCRIPTIONS.get(item, item))

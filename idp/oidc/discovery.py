@@ -8,6 +8,7 @@ from flask import current_app
 from flask import url_for
 
 from idp.assurance.levels import ACR_VALUES
+from idp.oidc.claims import CLAIMS_IN_VERIFIED_CLAIMS
 from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import SCOPES_SUPPORTED
 from idp.oidc.grants import CLIENT_AUTH_METHODS
@@ -56,4 +57,13 @@ def provider_metadata() -> dict[str, Any]:
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": False,
+        # OpenID Connect for Identity Assurance 1.0 (verified_claims, only via the claims parameter)
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [current_app.config["PROOFING_TRUST_FRAMEWORK"]],
+        "evidence_supported": ["document"],
+        "documents_supported": ["idcard"],
+        # vri: validated against the registry; vpip/pvp: inspected and person seen at a counter;
+        # pvr: an officer compared the applicant remotely (idp.proofing.service._evidence_entry)
+        "documents_check_methods_supported": ["vri", "vpip", "pvp", "pvr"],
+        "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
     }

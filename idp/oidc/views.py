@@ -115,6 +115,7 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         # What the person could reach matters only when something was asked for.
         reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx and (wanted.values or wanted.floor) else 1,
         declined=request.values.get(DECLINED_PARAM) == "1",
+        national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
     )
     authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
     return grant, params, decision
