@@ -3,8 +3,9 @@
 A relying party built only on Authlib's public Flask client, so an agency can read it as
 the shortest correct integration: code flow with PKCE S256 and nonce, the RFC 9207 ``iss``
 check, the claims it receives (``acr``, ``amr``, ``auth_time``, ``verified_claims``),
-RP-initiated logout, and step-up: a page that needs a recent second factor, and an API that
-asks for one with the RFC 9470 challenge. Run it with ``python -m examples.eservice.app``.
+RP-initiated logout, and step-up: a page that needs a recent second factor, an API that
+asks for one with the RFC 9470 challenge, and a licence application that needs a verified identity
+(IAL2) and shows the ``verified_claims`` it received. Run it with ``python -m examples.eservice.app``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,15 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.wrappers import Response
 
 from . import api
-from .errors import ERROR_LINKS
-from .errors import ERROR_MESSAGES
+from . import verified
 from .errors import HANDLED
 from .errors import EServiceError
+from .errors import explain
 from .errors import render_error
 from .policy import MAX_AGE
+from .policy import PROOFED_ACR
 from .policy import REQUIRED_ACR
+from .policy import VERIFIED_CLAIMS_REQUEST
 from .policy import shortfall
 from .provider import http_session
 from .provider import idp
@@ -99,6 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/callback", view_func=callback)
     app.add_url_rule("/logout", view_func=logout, methods=["POST"])
     app.add_url_rule("/permit/renew", view_func=renew)
+    app.add_url_rule("/licence/apply", view_func=apply_for_licence)
     app.add_url_rule("/api/licence", view_func=api.licence)
     for failure in (EServiceError, *HANDLED):
         app.register_error_handler(failure, render_error)
@@ -118,7 +122,8 @@ def home() -> str:
     acr_met = not requested or (claims or {}).get("acr") in requested.split()
     return render_template("home.html", claims=claims, userinfo=session.get("userinfo"),
                            requested_acr=requested, acr_met=acr_met, notice=notice,
-                           high_assurance_acr=HIGH_ASSURANCE_ACR, required_acr=REQUIRED_ACR)
+                           high_assurance_acr=HIGH_ASSURANCE_ACR, required_acr=REQUIRED_ACR,
+                           proofed_acr=PROOFED_ACR)
 
 
 def login() -> Response:
@@ -157,19 +162,49 @@ def renew() -> Response | str:
                            max_age=MAX_AGE, api_url=current_app.config["ESERVICE_API_URL"])
 
 
-def step_up(acr_values: str | None, max_age: int | str | None) -> Response:
+def apply_for_licence() -> Response | str:
+    """A page that needs a verified identity: at least ``PROOFED_ACR`` within the last ``MAX_AGE`` seconds.
+
+    It asks the IdP for ``verified_claims`` too (OpenID Connect for Identity Assurance 1.0), in the
+    ID token, and shows them. An IAL1 person is sent through the IdP's identity proofing and comes
+    back here in the same visit; if proofing cannot finish now, the IdP answers
+    ``unmet_authentication_requirements`` and the callback explains where to verify.
+    """
+    if moved := to_redirect_uri_host():
+        return moved
+    claims = session.get("claims")
+    if not claims or shortfall(claims, required=PROOFED_ACR) or not asked_for_verified_claims():
+        return step_up(PROOFED_ACR, MAX_AGE, verified_claims=VERIFIED_CLAIMS_REQUEST)
+    # Asked for and the acr is enough; if the IdP still sent none, say so rather than ask again.
+    return render_template("licence.html", claims=claims, verified=verified.read(claims.get("verified_claims")),
+                           claim_rows=verified.CLAIM_ROWS, proofed_acr=PROOFED_ACR, max_age=MAX_AGE)
+
+
+def asked_for_verified_claims() -> bool:
+    """Whether the sign-in behind the session asked for ``verified_claims`` in the ID token."""
+    requested = session.get("requested_claims") or {}
+    return isinstance(requested.get("id_token"), dict) and "verified_claims" in requested["id_token"]
+
+
+def step_up(acr_values: str | None, max_age: int | str | None,
+            verified_claims: dict[str, Any] | None = None) -> Response:
     """Ask the IdP for a stronger or more recent sign-in, then come back to this page.
 
     ``acr_values`` alone is a wish the IdP may ignore. The essential ``acr`` claim (OIDC Core
-    §5.5.1.1) makes it a requirement: the IdP asks for the missing factor, or answers
-    ``unmet_authentication_requirements``. ``max_age`` makes it ask again if the last
-    sign-in is older than that many seconds.
+    §5.5.1.1) makes it a requirement: the IdP asks for the missing factor (or proofing, for a
+    higher IAL), or answers ``unmet_authentication_requirements``. ``max_age`` makes it ask again
+    if the last sign-in is older than that many seconds. ``verified_claims`` is an OIDC4IDA request
+    for the ID token.
     """
     params: dict[str, Any] = {}
+    id_token: dict[str, Any] = {}
     if acr_values:
         params["acr_values"] = acr_values
-        acr = {"essential": True, "values": acr_values.split()}
-        params["claims"] = json.dumps({"id_token": {"acr": acr}}, separators=(",", ":"))
+        id_token["acr"] = {"essential": True, "values": acr_values.split()}
+    if verified_claims:
+        id_token["verified_claims"] = verified_claims
+    if id_token:
+        params["claims"] = json.dumps({"id_token": id_token}, separators=(",", ":"))
     if max_age is not None:
         params["max_age"] = max_age
     return authorize(request.path, **params)
@@ -183,6 +218,7 @@ def authorize(next_url: str, **params: Any) -> Response:
                             status=503)
     provider_metadata()
     session["pending_acr"] = params.get("acr_values", "")
+    session["pending_claims"] = json.loads(params["claims"]) if "claims" in params else None
     session["next"] = next_url
     return idp().authorize_redirect(config["ESERVICE_REDIRECT_URI"], **params)
 
@@ -208,10 +244,13 @@ def callback() -> Response:
         started = idp().framework.get_state_data(session, state) is not None
         idp().framework.clear_state_data(session, state)
         description = request.args.get("error_description") if started else None
-        link = ERROR_LINKS.get(error)
-        raise EServiceError("Sign-in was not completed", ERROR_MESSAGES.get(error, "Please try again."),
-                            detail=f"{error}: {description}" if description else error,
-                            link=urljoin(current_app.config["ESERVICE_ISSUER"] + "/", link) if link else None)
+        # The page that started this sign-in decides what the error means (renew: a second factor;
+        # licence application: a verified identity).
+        words = explain(error, session.get("next") if started else None)
+        raise EServiceError("Sign-in was not completed", words.message, message_th=words.message_th,
+                            note=words.note, detail=f"{error}: {description}" if description else error,
+                            link=urljoin(current_app.config["ESERVICE_ISSUER"] + "/", words.link)
+                            if words.link else None)
     metadata = provider_metadata()
     if iss is None and metadata.get("authorization_response_iss_parameter_supported"):
         raise EServiceError("Sign-in could not be completed", "The answer did not name its issuer.")
@@ -223,9 +262,10 @@ def callback() -> Response:
     if userinfo.get("sub") != claims["sub"]:  # OIDC Core §5.3.2: "MUST be verified to exactly match"
         raise EServiceError("Sign-in could not be completed", "UserInfo described another person.")
     requested_acr, next_url = session.get("pending_acr"), session.get("next") or url_for("home")
+    requested_claims = session.get("pending_claims")
     session.clear()  # nothing from before sign-in survives it
     session.update(id_token=token["id_token"], access_token=token["access_token"], claims=claims,
-                   userinfo=userinfo, requested_acr=requested_acr)
+                   userinfo=userinfo, requested_acr=requested_acr, requested_claims=requested_claims)
     return redirect(next_url)
 
 

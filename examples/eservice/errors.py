@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import requests
 from authlib.common.errors import AuthlibBaseError
 from flask import render_template
@@ -25,6 +27,40 @@ ERROR_MESSAGES = {
 #: Where on the IdP (relative to its issuer) the person can fix the cause of an error.
 ERROR_LINKS = {"unmet_authentication_requirements": "security"}
 
+
+@dataclass(frozen=True)
+class Explanation:
+    """What to tell the person about an error code. ``{link}`` in a message marks where the link
+    goes (otherwise it follows the message); ``link`` is relative to the IdP's issuer."""
+
+    message: str
+    link: str | None = None
+    message_th: str | None = None
+    note: str | None = None
+
+
+#: The same error can mean something else on a page that needs more. The callback knows which page
+#: started the sign-in (``next`` in the session). For the licence application, "unmet" means above all
+#: that the person has not verified their identity; the IdP also answers it to someone with no second factor.
+PAGE_ERRORS: dict[str, dict[str, Explanation]] = {
+    "/licence/apply": {
+        "unmet_authentication_requirements": Explanation(
+            "This needs a verified identity (IAL2). Verify your identity at {link} and try again.",
+            link="proofing",
+            message_th="บริการนี้ต้องใช้ตัวตนที่ยืนยันแล้ว (IAL2) กรุณายืนยันตัวตนที่ {link} แล้วลองอีกครั้ง",
+            note="It also needs a second factor (an authenticator app, a passkey or a security key). "
+                 "If you have none, add one on your Digital ID Security page first.",
+        ),
+    },
+}
+
+
+def explain(error: str, page: str | None = None) -> Explanation:
+    """Plain words for ``error``, as seen from ``page`` (the page that started the sign-in)."""
+    if found := PAGE_ERRORS.get(page or "", {}).get(error):
+        return found
+    return Explanation(ERROR_MESSAGES.get(error, "Please try again."), link=ERROR_LINKS.get(error))
+
 #: Exceptions that :func:`render_error` turns into pages.
 HANDLED = (AuthlibBaseError, JoseError, requests.RequestException)
 
@@ -33,17 +69,22 @@ class EServiceError(Exception):
     """A failure shown as a page; it carries its status code, like Werkzeug's HTTP errors.
 
     :param detail: a technical hint (an error code) for the person who reports the problem.
-    :param link: a URL shown after the message, where the person can fix the problem.
+    :param link: a URL where the person can fix the problem: where ``{link}`` is in the message,
+        or after it.
+    :param message_th: the message in Thai, shown below the English one (``{link}`` works there too).
+    :param note: one more sentence, shown after the message.
     """
 
     def __init__(self, title: str, message: str, *, status: int = 400, detail: str | None = None,
-                 link: str | None = None):
+                 link: str | None = None, message_th: str | None = None, note: str | None = None):
         super().__init__(message)
         self.title = title
         self.message = message
         self.status = status
         self.detail = detail
         self.link = link
+        self.message_th = message_th
+        self.note = note
 
 
 def render_error(error: Exception) -> tuple[str, int]:

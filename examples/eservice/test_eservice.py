@@ -29,7 +29,10 @@ from werkzeug.test import TestResponse
 
 from .app import create_app
 from .app import load_settings
+from .policy import PROOFED_ACR
 from .policy import acr_satisfies
+from .policy import shortfall
+from .verified import read as read_verified_claims
 
 ISSUER = "http://idp.test"
 CLIENT_ID = "demo-eservice"
@@ -62,13 +65,14 @@ class FakeIdp(BaseAdapter):
                                 "claims": {"given_name": "สมชาย"}},
         }
         self.id_token_claims: dict[str, Any] = {}  # overrides, for negative tests
+        self.verified_claims: dict[str, Any] | None = None  # released in the ID token when asked for
         self.access_token_claims: dict[str, Any] = {}
         self.access_tokens: set[str] = set()
         self.pending: dict[str, dict[str, str]] = {}
         self.paths: list[str] = []
         self.eservice: Flask | None = None  # requests to http://localhost go to this app (its API)
 
-    def approve(self, authorize_url: str, **extra: str) -> str:
+    def approve(self, authorize_url: str, **extra: str | None) -> str:
         """Play the citizen signing in: the callback URL the IdP would redirect to."""
         request = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
         code = secrets.token_urlsafe(8)
@@ -109,10 +113,13 @@ class FakeIdp(BaseAdapter):
                 or authorization["redirect_uri"] != form.get("redirect_uri")):
             return reply(request, 400, {"error": "invalid_grant"})
         now = int(time.time())
+        asked = json.loads(authorization.get("claims", "{}")).get("id_token", {})
+        released = ({"verified_claims": self.verified_claims}
+                    if "verified_claims" in asked and self.verified_claims else {})
         claims = {"iss": ISSUER, "sub": SUB, "aud": CLIENT_ID, "iat": now, "exp": now + 300,
                   "auth_time": now - 5, "nonce": authorization["nonce"], "amr": ["pwd", "otp"],
                   "acr": authorization.get("acr_values", "urn:th:digitalid:ial1:aal1"),
-                  **self.id_token_claims}
+                  **released, **self.id_token_claims}
         id_token = jwt.encode({"alg": "RS256", "kid": SIGNING_KEY.kid}, claims, SIGNING_KEY)
         same = {name: claims[name] for name in ("acr", "amr", "auth_time")}  # one sign-in, two tokens
         access = access_token(**{**same, **self.access_token_claims})
@@ -536,3 +543,175 @@ def test_api_without_a_token_asks_for_one(client: FlaskClient) -> None:
     response = client.get("/api/licence")
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+# -- The licence application: a verified identity (IAL2) and verified_claims (OIDC4IDA 1.0) ----------
+
+VERIFIED_CLAIMS_REQUEST = {
+    "verification": {"trust_framework": None, "time": None, "evidence": None},
+    "claims": {"given_name": None, "family_name": None, "given_name#th": None, "family_name#th": None,
+               "birthdate": None},
+}
+SOMCHAI = {  # what the IdP releases after proofing with the demo registry's Somchai Jaidee
+    "verification": {
+        "trust_framework": "nist_800_63A",
+        "assurance_level": "IAL2",
+        "time": "2025-06-01T09:30:00+00:00",
+        "evidence": [{
+            "type": "document",
+            "document_details": {"type": "idcard", "issuer": {"name": "Department of Provincial Administration",
+                                                              "country_code": "THA"}},
+            "check_details": [{"check_method": "vri", "organization": "TH-DOPA"}],
+            "time": "2025-06-01T09:30:00+00:00",
+        }],
+    },
+    "claims": {"given_name": "Somchai", "family_name": "Jaidee", "given_name#th": "สมชาย",
+               "family_name#th": "ใจดี", "birthdate": "1985-03-14"},
+}
+
+
+def apply(client: FlaskClient, fake_idp: FakeIdp, **id_token: Any) -> TestResponse:
+    """/licence/apply sends the person to the IdP; the IdP answers with these ID token claims."""
+    fake_idp.id_token_claims.update(id_token)
+    login = client.get("/licence/apply")
+    assert login.status_code == 302
+    return client.get(fake_idp.approve(login.location))
+
+
+def test_home_offers_the_licence_application(client: FlaskClient) -> None:
+    assert ('<a class="button" href="/licence/apply">Apply for a restaurant licence</a>'
+            in client.get("/").text)
+
+
+def test_licence_asks_for_an_essential_ial2_acr_and_verified_claims(client: FlaskClient) -> None:
+    params = authorize_params(client.get("/licence/apply").location)
+    assert params["acr_values"] == PROOFED_ACR == "urn:th:digitalid:ial2:aal2"
+    assert json.loads(params["claims"]) == {"id_token": {
+        "acr": {"essential": True, "values": ["urn:th:digitalid:ial2:aal2"]},
+        "verified_claims": VERIFIED_CLAIMS_REQUEST,
+    }}
+    assert params["max_age"] == "600"
+    assert params["code_challenge_method"] == "S256" and params["nonce"]
+
+
+def test_licence_moves_to_the_redirect_uri_host_first(client: FlaskClient) -> None:
+    response = client.get("/licence/apply", base_url="http://127.0.0.1:5001")
+    assert response.location == "http://localhost/licence/apply"
+
+
+@pytest.mark.parametrize("acr", ["urn:th:digitalid:ial2:aal2", "urn:th:digitalid:ial3:aal2",
+                                 "urn:th:digitalid:ial2:aal3"])
+def test_a_verified_identity_opens_the_licence_page_with_the_verified_claims(
+    client: FlaskClient, fake_idp: FakeIdp, acr: str
+) -> None:
+    fake_idp.verified_claims = SOMCHAI
+    back = apply(client, fake_idp, acr=acr)
+    assert back.status_code == 302
+    assert back.location == "/licence/apply"
+    page = client.get("/licence/apply")
+    assert page.status_code == 200
+    text = page.text
+    assert "Apply for a restaurant licence" in text
+    assert "Verified identity confirmed: <strong>Somchai Jaidee</strong>" in text
+    for value in ('<span lang="th">สมชาย</span>', '<span lang="th">ใจดี</span>', "<span>Somchai</span>",
+                  "<span>Jaidee</span>", "<span>1985-03-14</span>", "<code>given_name#th</code>"):
+        assert value in text
+    assert "<code>nist_800_63A</code>" in text and "<code>IAL2</code>" in text
+    assert "2025-06-01 09:30:00 UTC" in text  # verification time
+    assert "National ID card" in text and "Department of Provincial Administration, THA" in text
+    assert "Card checked against the issuer&#39;s registry" in text
+    assert "<code>vri</code>, by TH-DOPA" in text
+    assert "What is IAL2?" in text and "IAL2 คืออะไร" in text
+    assert f"<code>{acr}</code>" in text
+
+
+@pytest.mark.parametrize("acr", ["urn:th:digitalid:ial1:aal2", "urn:th:digitalid:ial1:aal3",
+                                 "urn:th:digitalid:ial2:aal1", "urn:th:digitalid:ial3:aal1", "ial2", None])
+def test_a_weaker_id_token_does_not_open_the_licence_page(client: FlaskClient, fake_idp: FakeIdp,
+                                                          acr: str | None) -> None:
+    fake_idp.verified_claims = SOMCHAI
+    apply(client, fake_idp, acr=acr)
+    again = client.get("/licence/apply")
+    assert again.status_code == 302  # asks the IdP again
+    assert authorize_params(again.location)["acr_values"] == PROOFED_ACR
+    assert "Somchai" not in again.text
+
+
+def test_the_renew_pages_sign_in_does_not_open_the_licence_page(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    fake_idp.verified_claims = SOMCHAI
+    step_up(client, fake_idp)  # ial1:aal2
+    assert client.get("/permit/renew").status_code == 200
+    assert client.get("/licence/apply").status_code == 302
+
+
+def test_an_ial2_sign_in_that_did_not_ask_for_verified_claims_asks_again(client: FlaskClient,
+                                                                         fake_idp: FakeIdp) -> None:
+    fake_idp.verified_claims = SOMCHAI
+    sign_in(client, fake_idp, acr=PROOFED_ACR)  # the home page's "verified identity" button
+    again = client.get("/licence/apply")
+    assert again.status_code == 302
+    assert "verified_claims" in json.loads(authorize_params(again.location)["claims"])["id_token"]
+    client.get(fake_idp.approve(again.location))
+    assert "Somchai Jaidee" in client.get("/licence/apply").text
+
+
+def test_an_old_sign_in_does_not_open_the_licence_page(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    fake_idp.verified_claims = SOMCHAI
+    apply(client, fake_idp, auth_time=int(time.time()) - 601)
+    again = client.get("/licence/apply")
+    assert again.status_code == 302
+    assert authorize_params(again.location)["max_age"] == "600"
+
+
+def test_no_verified_claims_at_ial2_is_said_not_asked_again(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    apply(client, fake_idp)  # fake_idp.verified_claims is None: the IdP releases none
+    page = client.get("/licence/apply")
+    assert page.status_code == 200  # no loop back to the IdP
+    assert "sent no verified claims" in page.text
+
+
+def test_unmet_on_the_licence_page_says_to_verify_the_identity(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    login = client.get("/licence/apply")
+    response = client.get(fake_idp.approve(login.location, code=None, error="unmet_authentication_requirements"))
+    assert response.status_code == 400
+    assert (f'This needs a verified identity (IAL2). Verify your identity at <a href="{ISSUER}/proofing">'
+            f'{ISSUER}/proofing</a> and try again.') in response.text
+    assert f'กรุณายืนยันตัวตนที่ <a href="{ISSUER}/proofing">' in response.text
+    assert "This needs a second factor" not in response.text
+    assert "unmet_authentication_requirements" in response.text  # the detail for support
+
+
+def test_unmet_after_the_licence_page_then_renew_keeps_the_second_factor_message(
+    client: FlaskClient, fake_idp: FakeIdp
+) -> None:
+    client.get("/licence/apply")
+    login = client.get("/permit/renew")  # the last sign-in started decides
+    response = client.get(fake_idp.approve(login.location, code=None, error="unmet_authentication_requirements"))
+    assert "This needs a second factor" in response.text
+    assert f'<a href="{ISSUER}/security">' in response.text
+    assert "verified identity" not in response.text
+
+
+def test_unmet_for_a_sign_in_we_did_not_start_gets_the_generic_words(client: FlaskClient) -> None:
+    client.get("/licence/apply")
+    response = client.get("/callback?error=unmet_authentication_requirements&state=forged")
+    assert response.status_code == 400
+    assert "This needs a second factor" in response.text
+
+
+def test_shortfall_names_the_missing_level() -> None:
+    now = time.time()
+    recent = {"auth_time": int(now)}
+    assert shortfall({**recent, "acr": "urn:th:digitalid:ial1:aal2"}, required=PROOFED_ACR) == \
+        "A verified identity (IAL2) is required."
+    assert shortfall({**recent, "acr": "urn:th:digitalid:ial2:aal1"}, required=PROOFED_ACR) == \
+        "A sign-in with a second factor is required."
+    assert shortfall({**recent, "acr": "urn:th:digitalid:ial3:aal3"}, required=PROOFED_ACR) is None
+
+
+def test_verified_claims_are_read_from_an_array_and_garbage_is_ignored() -> None:
+    assert read_verified_claims([{"claims": {}}, SOMCHAI]).name_th == "สมชาย ใจดี"  # type: ignore[union-attr]
+    assert read_verified_claims({"verification": "x", "claims": {"given_name": "A"}}).evidence == []  # type: ignore[union-attr]
+    garbage: list[Any] = [None, "text", [], {"claims": "x"}, {"claims": {"given_name": 5}}]
+    for value in garbage:
+        assert read_verified_claims(value) is None
