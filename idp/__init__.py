@@ -45,13 +45,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.proofing.officer import bp as officer_bp
     from idp.proofing.views import bp as proofing_bp
 
     oidc.init_app(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(authn_bp)
-    app.register_blueprint(__import__("idp.proofing.officer", fromlist=["bp"]).bp)  # the officer console
+    app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
+    app.register_blueprint(__import__("idp.proofing.privacy_views", fromlist=["bp"]).bp)  # /my-data (PDPA)
     errors.register_error_handlers(app)
     return app

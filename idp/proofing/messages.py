@@ -34,4 +34,9 @@ def reason(code: str) -> str:
         "duplicate_identity": _("This ID card is already linked to another account."),
         "no_contact_of_record": _("The registry has no contact address to send a confirmation code to."),
         "binding_failed": _("The confirmation code was entered wrongly too many times."),
-    }.get(code, code)
+        # an officer's decisions, in the same neutral words the decision email uses
+        "evidence_mismatch": _("The details you gave do not match the national registry."),
+        "suspected_fraud": _("We could not confirm that the evidence belongs to you."),
+        "illegible_evidence": _("The evidence could not be read."),
+        "other": _("We could not confirm your identity from the evidence given."),
+    }.get(code, _("We could not confirm your identity from the evidence given."))

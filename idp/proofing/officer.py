@@ -304,7 +304,7 @@ def _render_case(db: Session, ctx: AuthContext, case: ProofingCase, *, error: st
     ), status
 
 
-def _case_or_404(db: Session, case_id: int) -> ProofingCase | None:
+def _find(db: Session, case_id: int) -> ProofingCase | None:
     return db.get(ProofingCase, case_id)
 
 
@@ -312,7 +312,7 @@ def _case_or_404(db: Session, case_id: int) -> ProofingCase | None:
 @officer_only
 def case_page(case_id: int, *, ctx: AuthContext) -> tuple[str, int]:
     db = get_session()
-    case = _case_or_404(db, case_id)
+    case = _find(db, case_id)
     if case is None:
         return render_error(404)
     return _render_case(db, ctx, case)
@@ -322,7 +322,7 @@ def case_page(case_id: int, *, ctx: AuthContext) -> tuple[str, int]:
 @officer_only
 def claim_case(case_id: int, *, ctx: AuthContext) -> Response | tuple[str, int]:
     db = get_session()
-    case = _case_or_404(db, case_id)
+    case = _find(db, case_id)
     if case is None:
         return render_error(404)
     if case.user_id == ctx.user.id:
@@ -339,7 +339,7 @@ def claim_case(case_id: int, *, ctx: AuthContext) -> Response | tuple[str, int]:
 @officer_only
 def release_case(case_id: int, *, ctx: AuthContext) -> Response | tuple[str, int]:
     db = get_session()
-    case = _case_or_404(db, case_id)
+    case = _find(db, case_id)
     if case is None:
         return render_error(404)
     if not release(db, case, ctx.user.id):
@@ -353,7 +353,7 @@ def release_case(case_id: int, *, ctx: AuthContext) -> Response | tuple[str, int
 @officer_only
 def decide(case_id: int, *, ctx: AuthContext) -> Response | tuple[str, int]:
     db = get_session()
-    case = _case_or_404(db, case_id)
+    case = _find(db, case_id)
     if case is None:
         return render_error(404)
     decision = request.form.get("decision", "")
@@ -428,8 +428,9 @@ def _duplicate_message() -> str:
 
 
 def _applicant_locale(user: User) -> str:
-    languages = current_app.config["LANGUAGES"]
-    return user.locale if user.locale in languages else str(current_app.config["BABEL_DEFAULT_LOCALE"])
+    if user.locale and user.locale in current_app.config["LANGUAGES"]:
+        return user.locale
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def _tell_applicant(user: User, case: ProofingCase) -> None:

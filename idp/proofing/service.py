@@ -99,8 +99,14 @@ def latest_case(db: Session, user_id: int) -> ProofingCase | None:
 
 
 def open_case(db: Session, user_id: int) -> ProofingCase | None:
-    return db.scalar(select(ProofingCase).where(ProofingCase.user_id == user_id, ProofingCase.status.in_(OPEN))
+    """The case in progress; a binding whose code has expired no longer holds the applicant up."""
+    case = db.scalar(select(ProofingCase).where(ProofingCase.user_id == user_id, ProofingCase.status.in_(OPEN))
                      .order_by(ProofingCase.id.desc()))
+    if case is not None and case.status == "binding" and case.binding_expires_at is not None \
+            and case.binding_expires_at < clock.utc_now():
+        withdraw(db, case)
+        return None
+    return case
 
 
 def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config, verifier: Verifier,
@@ -199,7 +205,7 @@ def retry_registry(db: Session, case: ProofingCase, *, config: Config, verifier:
 
 def confirm_binding(db: Session, case: ProofingCase, code: str, *, config: Config) -> ProofingCase:
     """The code sent to the contact of record proves the applicant is the registered person."""
-    if case.status != "binding" or case.binding_code_hash is None:
+    if case.status != "binding" or case.binding_method != "contact_code" or case.binding_code_hash is None:
         raise ProofingError("not_binding")
     if case.binding_expires_at is None or case.binding_expires_at < clock.utc_now():
         raise ProofingError("code_expired")
@@ -236,29 +242,30 @@ def approve(db: Session, case: ProofingCase, *, method: str, by: int | None, con
         "birthdate": record.get("birthdate") or evidence.birthdate,
     }
     claims = {k: v for k, v in claims.items() if v}
-    identity = db.scalar(select(VerifiedIdentity).where(VerifiedIdentity.user_id == case.user_id))
-    if identity is None:
-        identity = VerifiedIdentity(user_id=case.user_id, ial=case.level, claims_encrypted=b"", evidence=[],
-                                    trust_framework=str(config.get("PROOFING_TRUST_FRAMEWORK", "nist_800_63A")),
-                                    verified_at=now)
-        db.add(identity)
-    identity.case_id = case.id
-    identity.ial = max(identity.ial, case.level)
-    identity.national_id_index = case.national_id_index
-    identity.national_id_encrypted = seal(config, evidence.number, context=f"user:{case.user_id}:national_id")
-    identity.claims_encrypted = seal(config, claims, context=f"user:{case.user_id}:claims")
-    identity.evidence = [_evidence_entry(case, method=method, time=now)]
-    identity.verified_at = now
     user = db.get(User, case.user_id)
     assert user is not None
-    user.ial = identity.ial
-    case.status = "approved"
-    case.decided_at = now
-    case.decided_by = by
-    case.decision_reason = reason
-    case.decision_note = (note or "")[:500] or None
-    audit.record(db, "proofing_approved", user_id=case.user_id, commit=False, case=case.id, method=method, by=by,
-                 level=case.level)
+    with db.no_autoflush:  # the unique blind index is checked once, at commit
+        identity = db.scalar(select(VerifiedIdentity).where(VerifiedIdentity.user_id == case.user_id))
+        if identity is None:
+            identity = VerifiedIdentity(user_id=case.user_id, ial=case.level, claims_encrypted=b"", evidence=[],
+                                        trust_framework=str(config.get("PROOFING_TRUST_FRAMEWORK", "nist_800_63A")),
+                                        verified_at=now)
+            db.add(identity)
+        identity.case_id = case.id
+        identity.ial = max(identity.ial, case.level)
+        identity.national_id_index = case.national_id_index
+        identity.national_id_encrypted = seal(config, evidence.number, context=f"user:{case.user_id}:national_id")
+        identity.claims_encrypted = seal(config, claims, context=f"user:{case.user_id}:claims")
+        identity.evidence = [_evidence_entry(case, method=method, time=now)]
+        identity.verified_at = now
+        user.ial = identity.ial
+        case.status = "approved"
+        case.decided_at = now
+        case.decided_by = by
+        case.decision_reason = reason
+        case.decision_note = (note or "")[:500] or None
+        audit.record(db, "proofing_approved", user_id=case.user_id, commit=False, case=case.id, method=method, by=by,
+                     level=case.level)
     try:
         db.commit()
     except IntegrityError as exc:  # another account got the same number approved first

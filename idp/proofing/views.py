@@ -115,7 +115,7 @@ def confirm() -> Response | str | tuple[str, int]:
     db = get_session()
     next_url = _next()
     case = service.open_case(db, ctx.user.id)
-    if case is None or case.status != "binding":
+    if case is None or case.status != "binding" or case.binding_method != "contact_code":
         return redirect(url_for("proofing.status", next=next_url))
     if request.method == "GET":
         return render_template("proofing/confirm.html", next=next_url, error=None)
