@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import ipaddress
 import json
 import logging
 import re
@@ -41,6 +40,7 @@ from urllib.parse import urlsplit
 import requests
 
 from idp import clock
+from idp.config import is_loopback_host
 from idp.proofing.thai_id import normalise_laser_code
 from idp.proofing.thai_id import normalise_national_id
 from idp.proofing.thai_id import normalise_passport_number
@@ -343,7 +343,7 @@ class HttpRegistry:
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"PROOFING_REGISTRY_URL must be an absolute https:// URL, got {url!r}")
-        if parts.scheme == "http" and not _is_loopback_host(parts.hostname):
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
             raise ValueError("PROOFING_REGISTRY_URL must use https:// (http:// only to a loopback host)")
         if parts.username or parts.password:
             raise ValueError("PROOFING_REGISTRY_URL must not carry credentials; use a client certificate")
@@ -483,14 +483,3 @@ def _clean_record(value: Any) -> dict[str, Any] | None:
             return None
         record["national_id"] = normalise_national_id(record["national_id"])
     return record
-
-
-def _is_loopback_host(host: str) -> bool:
-    """``localhost``, ``*.localhost`` or a loopback address (as ``idp.config``, without Flask)."""
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

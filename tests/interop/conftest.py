@@ -6,6 +6,7 @@ then runs ``rp.mjs`` (see README.md) against the server and gets back the JSON i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -14,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -23,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.serving import make_server
+
+from examples.eservice.app import create_app
 
 HERE = Path(__file__).resolve().parent
 RP_SCRIPT = HERE / "rp.mjs"
@@ -225,3 +230,26 @@ def run_rp(node: str, live_idp: LiveIdp, account: Account) -> RunRp:
         return result
 
     return run
+
+
+@contextlib.contextmanager
+def demo_eservice(live_idp: LiveIdp, name: str) -> Iterator[tuple[str, Any]]:
+    """The demo e-Service on a free port of localhost, registered at the live IdP: (base URL, app).
+
+    Threaded, because its pages call its own licence API over HTTP.
+    """
+    port = _free_port()
+    base = f"http://localhost:{port}"
+    client = live_idp.cli("clients", "add", "--name", name, "--redirect-uri", f"{base}/callback",
+                          "--post-logout-redirect-uri", f"{base}/")
+    app = create_app({"ESERVICE_ISSUER": live_idp.issuer, "ESERVICE_CLIENT_ID": client["client_id"],
+                      "ESERVICE_CLIENT_SECRET": client["client_secret"], "ESERVICE_REDIRECT_URI": f"{base}/callback",
+                      "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield base, app
+    finally:
+        server.shutdown()
+        thread.join(5)

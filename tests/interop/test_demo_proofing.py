@@ -14,7 +14,6 @@ from __future__ import annotations
 import email
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from email.message import Message
 from email.policy import default as default_policy
@@ -24,11 +23,9 @@ from typing import Any
 import pyotp
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from examples.eservice.app import create_app
 from tests.interop.conftest import LiveIdp
-from tests.interop.conftest import _free_port
+from tests.interop.conftest import demo_eservice
 from tests.interop.test_demo_stepup import HEADERS
 from tests.interop.test_demo_stepup import _consent
 from tests.interop.test_demo_stepup import _form
@@ -49,22 +46,9 @@ MISMATCHED_CARD = {"number": "1999900001028", "laser_code": "ME1-2000002-02", "g
 
 @pytest.fixture(scope="module")
 def eservice(live_idp: LiveIdp) -> Iterator[str]:
-    """The demo e-Service on a free port on localhost, registered at the live IdP; its base URL."""
-    port = _free_port()
-    base = f"http://localhost:{port}"
-    client = live_idp.cli("clients", "add", "--name", "Restaurant licence (proofing demo)",
-                          "--redirect-uri", f"{base}/callback", "--post-logout-redirect-uri", f"{base}/")
-    app = create_app({"ESERVICE_ISSUER": live_idp.issuer, "ESERVICE_CLIENT_ID": client["client_id"],
-                      "ESERVICE_CLIENT_SECRET": client["client_secret"], "ESERVICE_REDIRECT_URI": f"{base}/callback",
-                      "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    """The demo e-Service, registered at the live IdP; its base URL."""
+    with demo_eservice(live_idp, "Restaurant licence (proofing demo)") as (base, _):
         yield base
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def _person(live_idp: LiveIdp, totp_secret: str) -> tuple[str, str]:

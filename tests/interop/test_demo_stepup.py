@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +18,9 @@ import pyotp
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
-from examples.eservice.app import create_app
 from tests.interop.conftest import LiveIdp
-from tests.interop.conftest import _free_port
+from tests.interop.conftest import demo_eservice
 
 pytestmark = pytest.mark.interop
 
@@ -47,22 +44,8 @@ class EService:
 
 @pytest.fixture(scope="module")
 def eservice(live_idp: LiveIdp) -> Iterator[EService]:
-    port = _free_port()
-    base = f"http://localhost:{port}"
-    client = live_idp.cli("clients", "add", "--name", "Restaurant licence (step-up demo)",
-                          "--redirect-uri", f"{base}/callback", "--post-logout-redirect-uri", f"{base}/")
-    app = create_app({"ESERVICE_ISSUER": live_idp.issuer, "ESERVICE_CLIENT_ID": client["client_id"],
-                      "ESERVICE_CLIENT_SECRET": client["client_secret"], "ESERVICE_REDIRECT_URI": f"{base}/callback",
-                      "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})
-    # threaded: the renew page calls the e-Service's own licence API over HTTP
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with demo_eservice(live_idp, "Restaurant licence (step-up demo)") as (base, app):
         yield EService(base, app)
-    finally:
-        server.shutdown()
-        thread.join(5)
 
 
 def _person(live_idp: LiveIdp, *, totp_secret: str | None) -> tuple[str, str]:
