@@ -46,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
     from idp.proofing.officer import bp as officer_bp
+    from idp.proofing.privacy_views import bp as privacy_bp
     from idp.proofing.views import bp as proofing_bp
 
     oidc.init_app(app)
@@ -54,6 +55,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(authn_bp)
     app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
-    app.register_blueprint(__import__("idp.proofing.privacy_views", fromlist=["bp"]).bp)  # /my-data (PDPA)
+    app.register_blueprint(privacy_bp)
     errors.register_error_handlers(app)
     return app

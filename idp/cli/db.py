@@ -48,12 +48,19 @@ def downgrade_command(revision: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def prune_command(as_json: bool) -> None:
-    """Delete expired codes, client-assertion ids and tokens (run it daily, e.g. from cron)."""
+    """Delete expired codes, client-assertion ids and tokens, and purge the evidence of proofing
+    cases decided more than PROOFING_RETENTION_DAYS ago (run it daily, e.g. from cron)."""
     from idp.db import get_session
     from idp.db import utc_now
     from idp.oidc.tokens import prune
+    from idp.proofing import privacy
 
-    emit(prune(get_session(), now=utc_now()), as_json)
+    db = get_session()
+    now = utc_now()
+    counts: dict[str, int] = dict(prune(db, now=now))
+    counts["proofing_cases_purged"] = privacy.purge_expired(
+        db, now=now, retention_days=int(current_app.config["PROOFING_RETENTION_DAYS"]))
+    emit(counts, as_json)
 
 
 def register(cli: click.Group) -> None:
