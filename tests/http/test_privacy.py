@@ -288,7 +288,8 @@ def test_erasing_proofing_data_brings_the_account_back_to_ial1(app, client, user
     unticked = client.post("/my-data/erase-proofing", data={"csrf_token": csrf_of(page.text)})
     assert unticked.status_code == 400 and identity(app) is not None and ial(app) == 2
 
-    done = client.post("/my-data/erase-proofing", data={"csrf_token": csrf_of(page.text), "confirm": "yes"})
+    done = client.post("/my-data/erase-proofing", headers=EN,
+                       data={"csrf_token": csrf_of(page.text), "confirm": "yes"})
     assert done.status_code == 302 and done.headers["Location"] == "/my-data"
     assert "verify again" in client.get("/my-data", headers=EN).text
     assert identity(app) is None and ial(app) == 1
