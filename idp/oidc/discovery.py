@@ -61,7 +61,7 @@ def provider_metadata() -> dict[str, Any]:
         "verified_claims_supported": True,
         "trust_frameworks_supported": [current_app.config["PROOFING_TRUST_FRAMEWORK"]],
         "evidence_supported": ["document"],
-        "documents_supported": ["idcard"],
+        "documents_supported": ["idcard", "passport"],
         # vri: validated against the registry; vpip/pvp: inspected and person seen at a counter;
         # pvr: an officer compared the applicant remotely (idp.proofing.service._evidence_entry)
         "documents_check_methods_supported": ["vri", "vpip", "pvp", "pvr"],

@@ -73,14 +73,20 @@ def national_id_index(config: Config, number: str) -> str:
 
 def check_evidence(evidence: Evidence) -> Evidence:
     """Normalise and validate what was typed; raises ``ProofingError`` with the field at fault."""
-    if evidence.kind != "thai_id_card":
+    laser: str | None = None
+    if evidence.kind == "thai_id_card":
+        number = thai_id.normalise_national_id(evidence.number)
+        if not thai_id.valid_national_id(number):
+            raise ProofingError("bad_national_id")
+        laser = thai_id.normalise_laser_code(evidence.laser_code or "")
+        if not thai_id.valid_laser_code(laser):
+            raise ProofingError("bad_laser_code")
+    elif evidence.kind == "passport":
+        number = thai_id.normalise_passport_number(evidence.number)
+        if not thai_id.valid_passport_number(number):
+            raise ProofingError("bad_passport_number")
+    else:
         raise ProofingError("unsupported_evidence")
-    number = thai_id.normalise_national_id(evidence.number)
-    if not thai_id.valid_national_id(number):
-        raise ProofingError("bad_national_id")
-    laser = thai_id.normalise_laser_code(evidence.laser_code or "")
-    if not thai_id.valid_laser_code(laser):
-        raise ProofingError("bad_laser_code")
     try:
         dt.date.fromisoformat(evidence.birthdate)
     except ValueError as exc:
@@ -120,9 +126,10 @@ def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config,
     if open_case(db, user.id) is not None:
         raise ProofingError("case_open")
     now = clock.utc_now()
+    # A passport's holder is known by national ID only once the registry answers (run_checks).
+    index = national_id_index(config, evidence.number) if evidence.kind == "thai_id_card" else None
     case = ProofingCase(user_id=user.id, level=2, channel="remote", evidence_kind=evidence.kind, status="started",
-                        national_id_index=national_id_index(config, evidence.number), submitted_at=now,
-                        checks={}, reasons=[])
+                        national_id_index=index, submitted_at=now, checks={}, reasons=[])
     db.add(case)
     db.flush()
     case.evidence_encrypted = seal(config, asdict(evidence), context=f"case:{case.id}:evidence")
@@ -139,7 +146,7 @@ def evidence_of(case: ProofingCase, *, config: Config) -> Evidence | None:
 def run_checks(db: Session, case: ProofingCase, evidence: Evidence, *, config: Config, verifier: Verifier,
                send_code: Any) -> ProofingCase:
     """Duplicate check, then the registry; a registry that is down leaves the case waiting."""
-    if _duplicate(db, case):
+    if case.national_id_index and _duplicate(db, case):
         return _to_review(db, case, ["duplicate_identity"], config=config)
     result: RegistryResult = verifier.verify(evidence)
     case.checks = {**case.checks, "registry": result.outcome, "registry_issuer": result.issuer,
@@ -152,6 +159,10 @@ def run_checks(db: Session, case: ProofingCase, evidence: Evidence, *, config: C
     if result.outcome != "match" or not result.record:
         return _to_review(db, case, list(result.reasons) or [result.outcome], config=config)
     case.registry_encrypted = seal(config, result.record, context=f"case:{case.id}:registry")
+    if case.national_id_index is None and result.record.get("national_id"):
+        case.national_id_index = national_id_index(config, str(result.record["national_id"]))
+        if _duplicate(db, case):
+            return _to_review(db, case, ["duplicate_identity"], config=config)
     contact = result.record.get("contact_email")
     if not contact:
         return _to_review(db, case, ["no_contact_of_record"], config=config)
@@ -254,7 +265,9 @@ def approve(db: Session, case: ProofingCase, *, method: str, by: int | None, con
         identity.case_id = case.id
         identity.ial = max(identity.ial, case.level)
         identity.national_id_index = case.national_id_index
-        identity.national_id_encrypted = seal(config, evidence.number, context=f"user:{case.user_id}:national_id")
+        number = evidence.number if evidence.kind == "thai_id_card" else record.get("national_id")
+        identity.national_id_encrypted = (seal(config, number, context=f"user:{case.user_id}:national_id")
+                                          if number else None)
         identity.claims_encrypted = seal(config, claims, context=f"user:{case.user_id}:claims")
         identity.evidence = [_evidence_entry(case, method=method, time=now)]
         identity.verified_at = now
@@ -284,11 +297,16 @@ def _evidence_entry(case: ProofingCase, *, method: str, time: dt.datetime) -> di
             checks.append({"check_method": "pvr"})  # an officer compared the applicant remotely
     return {
         "type": "document",
-        "document_details": {"type": "idcard", "issuer": {"name": "Department of Provincial Administration",
-                                                          "country_code": "THA"}},
+        "document_details": _document(case.evidence_kind),
         "check_details": checks,
         "time": time.isoformat(timespec="seconds"),
     }
+
+
+def _document(kind: str) -> dict[str, Any]:
+    if kind == "passport":
+        return {"type": "passport", "issuer": {"name": "Department of Consular Affairs", "country_code": "THA"}}
+    return {"type": "idcard", "issuer": {"name": "Department of Provincial Administration", "country_code": "THA"}}
 
 
 def reject(db: Session, case: ProofingCase, *, by: int, reason: str, note: str | None = None) -> ProofingCase:

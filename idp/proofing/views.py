@@ -86,9 +86,10 @@ def start() -> Response | str | tuple[str, int]:
     db = get_session()
     next_url = _next()
     form = {name: request.form.get(name, "")[:100] for name in FIELDS}
+    kind = "passport" if request.values.get("kind") == "passport" else "thai_id_card"
     if request.method == "GET":
-        return render_template("proofing/start.html", form=form, next=next_url, error=None)
-    evidence = Evidence(kind="thai_id_card", number=form["number"], laser_code=form["laser_code"],
+        return render_template("proofing/start.html", form=form, next=next_url, error=None, kind=kind)
+    evidence = Evidence(kind=kind, number=form["number"], laser_code=form["laser_code"] or None,
                         given_name=form["given_name"], family_name=form["family_name"],
                         given_name_th=form["given_name_th"] or None, family_name_th=form["family_name_th"] or None,
                         birthdate=form["birthdate"])
@@ -96,7 +97,7 @@ def start() -> Response | str | tuple[str, int]:
         case = service.start_remote(db, ctx.user, evidence, config=current_app.config, verifier=verifier(),
                                     send_code=_send_code)
     except service.ProofingError as exc:
-        return render_template("proofing/start.html", form=form, next=next_url,
+        return render_template("proofing/start.html", form=form, next=next_url, kind=kind,
                                error=messages.error(exc.code)), 400
     return _after(case, next_url)
 

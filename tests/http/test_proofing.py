@@ -198,3 +198,29 @@ def test_prompt_none_with_too_low_an_ial_is_interaction_required(app, client, us
     _, challenge = pkce_pair()
     response = client.get(authorize_url(rp.client.client_id, challenge, acr_values=IAL2, prompt="none"))
     assert query_of(response.headers["Location"])["error"] == "interaction_required"
+
+
+def test_a_thai_passport_works_too_and_its_holder_is_one_person(app, client):
+    make_user(app, "kanya@example.com")
+    sign_in(client, "kanya@example.com")
+    page = client.get("/proofing/start?kind=passport")
+    assert 'name="laser_code"' not in page.text
+    response = client.post("/proofing/start", data={
+        "csrf_token": csrf_of(page.text), "kind": "passport", "number": "AB0000005", "given_name": "Kanya",
+        "family_name": "Wongsawat", "birthdate": "1995-05-05"})
+    assert "/proofing/confirm" in response.headers["Location"]
+    confirm(client, last_code(app, to="kanya@example.com"))
+    assert ial(app, "kanya@example.com") == 2
+    with app.app_context():
+        identity = get_session().scalars(select(VerifiedIdentity)).one()
+        assert identity.evidence[0]["document_details"]["type"] == "passport"
+        assert identity.national_id_index  # the holder's national ID, from the registry
+    # The same person's ID card on another account is a duplicate.
+    make_user(app, "kanya2@example.com")
+    other = app.test_client()
+    sign_in(other, "kanya2@example.com")
+    page = other.get("/proofing/start?kind=passport")
+    other.post("/proofing/start", data={
+        "csrf_token": csrf_of(page.text), "kind": "passport", "number": "AB0000005", "given_name": "Kanya",
+        "family_name": "Wongsawat", "birthdate": "1995-05-05"})
+    assert sorted(cases(app), key=lambda c: c.id)[-1].reasons == ["duplicate_identity"]

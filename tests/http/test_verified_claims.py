@@ -312,7 +312,7 @@ def test_discovery_announces_identity_assurance_and_national_id(client):
     assert meta["verified_claims_supported"] is True
     assert meta["trust_frameworks_supported"] == ["nist_800_63A"]
     assert meta["evidence_supported"] == ["document"]
-    assert meta["documents_supported"] == ["idcard"]
+    assert meta["documents_supported"] == ["idcard", "passport"]
     assert set(meta["documents_check_methods_supported"]) == {"vri", "vpip", "pvp", "pvr"}
     assert meta["claims_in_verified_claims_supported"] == list(VC_CLAIMS)
     assert "national_id" in meta["scopes_supported"]
