@@ -5,10 +5,13 @@ claimer, never one's own case), the applicant's email, and in-person IAL3 at a c
 import datetime as dt
 import email
 import email.policy
+import json
 import re
 from pathlib import Path
 
 import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.accounts import roles
@@ -22,8 +25,13 @@ from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
 from idp.proofing.verifiers import Evidence
 from idp.proofing.verifiers import RegistryResult
+from tests.factories import make_client
 from tests.factories import make_user
+from tests.flows import authorize_url
 from tests.flows import csrf_of
+from tests.flows import exchange
+from tests.flows import pkce_pair
+from tests.flows import query_of
 from tests.flows import sign_in
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -679,3 +687,21 @@ def test_the_counter_refuses_an_id_number_verified_for_another_account(app, cloc
     assert response.status_code == 400 and "already verified for another account" in response.text
     with app.app_context():
         assert get_session().scalar(select(ProofingCase).where(ProofingCase.channel == "counter")) is None
+
+
+def test_after_an_officers_approval_the_next_authorization_gets_ial2(app, clock):
+    case_id = seed_case(app, clock)
+    make_officer(app)
+    officer = signed_in(app, clock, OFFICER)
+    post(officer, f"/officer/cases/{case_id}/claim")
+    post(officer, f"/officer/cases/{case_id}/decide", decision="approve", reason="documents_consistent", note="")
+    rp = make_client(app, trusted=True)
+    applicant = signed_in(app, clock, APPLICANT, aal=1)
+    verifier, challenge = pkce_pair()
+    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": ["urn:th:digitalid:ial2:aal1"]}}})
+    response = applicant.get(authorize_url(rp.client.client_id, challenge, claims=essential))
+    params = query_of(response.headers["Location"])
+    tokens = exchange(applicant, params["code"], client_id=rp.client.client_id, secret=rp.client_secret,
+                      verifier=verifier).json
+    claims = jwt.decode(tokens["id_token"], KeySet.import_key_set(applicant.get("/jwks.json").json)).claims
+    assert claims["acr"] == "urn:th:digitalid:ial2:aal1"
