@@ -6,6 +6,7 @@ from idp.accounts.models import AuthSession
 from idp.accounts.models import Role
 from idp.accounts.models import User
 from idp.authn.models import AuditEvent
+from idp.authn.models import AuditHead
 from idp.authn.models import RecoveryCode
 from idp.authn.models import Throttle
 from idp.authn.models import TotpCredential
@@ -21,6 +22,7 @@ from idp.proofing.models import VerifiedIdentity
 
 __all__ = [
            "AuditEvent",
+           "AuditHead",
            "AuthSession",
            "AuthorizationCode",
            "Base",

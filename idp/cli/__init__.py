@@ -40,6 +40,7 @@ def fail(message: str) -> None:
 
 
 def main() -> None:
+    from idp.cli import audit
     from idp.cli import clients
     from idp.cli import db
     from idp.cli import demo
@@ -47,7 +48,7 @@ def main() -> None:
     from idp.cli import serve
     from idp.cli import users
 
-    for module in (clients, db, demo, keys, serve, users):
+    for module in (audit, clients, db, demo, keys, serve, users):
         module.register(cli)
     try:
         cli(prog_name="idp")
