@@ -6,6 +6,10 @@ IAL is reached, in the same visit.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from flask import Blueprint
 from flask import current_app
 from flask import redirect
@@ -49,11 +53,17 @@ def _next() -> str:
     return safe_next(request.values.get("next"), url_for("accounts.home"))
 
 
-def _signed_in() -> AuthContext | Response:
-    ctx = auth_session.current(get_session())
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=request.full_path))
-    return ctx
+def applicant(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Signed-in pages: the view gets the session's ``ctx``; anyone else goes to sign in first."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        ctx = auth_session.current(get_session())
+        if ctx is None:
+            return redirect(url_for("accounts.signin", next=request.full_path))
+        return view(*args, ctx=ctx, **kwargs)
+
+    return wrapped
 
 
 def _back(next_url: str) -> str:
@@ -64,10 +74,8 @@ def _back(next_url: str) -> str:
 
 
 @bp.route("", methods=["GET"])
-def status() -> Response | str:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@applicant
+def status(*, ctx: AuthContext) -> Response | str:
     db = get_session()
     next_url = _next()
     wanted = int(request.args["level"]) if request.args.get("level") in ("2", "3") else 2
@@ -79,10 +87,8 @@ def status() -> Response | str:
 
 
 @bp.route("/start", methods=["GET", "POST"])
-def start() -> Response | str | tuple[str, int]:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@applicant
+def start(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     next_url = _next()
     form = {name: request.form.get(name, "")[:100] for name in FIELDS}
@@ -109,10 +115,8 @@ def _after(case: object, next_url: str) -> Response:
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
-def confirm() -> Response | str | tuple[str, int]:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@applicant
+def confirm(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     next_url = _next()
     case = service.open_case(db, ctx.user.id)
@@ -132,10 +136,8 @@ def confirm() -> Response | str | tuple[str, int]:
 
 
 @bp.route("/retry", methods=["POST"])
-def retry() -> Response:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@applicant
+def retry(*, ctx: AuthContext) -> Response:
     db = get_session()
     next_url = _next()
     case = service.open_case(db, ctx.user.id)
@@ -146,10 +148,8 @@ def retry() -> Response:
 
 
 @bp.route("/withdraw", methods=["POST"])
-def withdraw() -> Response:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@applicant
+def withdraw(*, ctx: AuthContext) -> Response:
     db = get_session()
     case = service.open_case(db, ctx.user.id)
     if case is not None:

@@ -224,3 +224,9 @@ def test_a_thai_passport_works_too_and_its_holder_is_one_person(app, client):
         "csrf_token": csrf_of(page.text), "kind": "passport", "number": "AB0000005", "given_name": "Kanya",
         "family_name": "Wongsawat", "birthdate": "1995-05-05"})
     assert sorted(cases(app), key=lambda c: c.id)[-1].reasons == ["duplicate_identity"]
+
+
+@pytest.mark.parametrize("path", ["/proofing", "/proofing/start", "/proofing/confirm"])
+def test_proofing_pages_need_a_signed_in_person(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/signin?next=")
