@@ -45,9 +45,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.oidc.catalogue import bp as catalogue_bp
     from idp.proofing.officer import bp as officer_bp
     from idp.proofing.privacy_views import bp as privacy_bp
     from idp.proofing.views import bp as proofing_bp
+    from idp.stats.views import bp as opendata_bp
 
     oidc.init_app(app)
     app.register_blueprint(accounts_bp)
@@ -56,5 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(catalogue_bp)
+    app.register_blueprint(opendata_bp)
     errors.register_error_handlers(app)
     return app

@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "PROOFING_SLA_BUSINESS_DAYS": 2,
     "PROOFING_RETENTION_DAYS": 30,  # evidence and registry answers, after the decision
     "PROOFING_TRUST_FRAMEWORK": "nist_800_63A",
+    "OPEN_DATA_MIN_COUNT": 10,  # /open-data/: counts from 1 to this minus one are suppressed
 }
 
 

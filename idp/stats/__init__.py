@@ -1,0 +1,1 @@
+"""Open data: aggregate, anonymous statistics about sign-ins and identity proofing."""
