@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -87,13 +89,7 @@ def register(cli: click.Group) -> None:
 @with_appcontext
 def grant_role_command(email: str, role: str, as_json: bool) -> None:
     """Give a staff role (admin, proofing_officer, auditor, support)."""
-    db = get_session()
-    user = service.find_by_email(db, email)
-    if user is None:
-        fail("cannot grant: no_such_user")
-        return
-    changed = roles.grant(db, user, role)
-    emit({"user": user.email, "role": role, "changed": changed}, as_json)
+    _change_role(email, role, as_json, roles.grant, verb="grant")
 
 
 @users_group.command("revoke-role")
@@ -103,10 +99,13 @@ def grant_role_command(email: str, role: str, as_json: bool) -> None:
 @with_appcontext
 def revoke_role_command(email: str, role: str, as_json: bool) -> None:
     """Take a staff role away."""
+    _change_role(email, role, as_json, roles.revoke, verb="revoke")
+
+
+def _change_role(email: str, role: str, as_json: bool, change: Callable[..., bool], *, verb: str) -> None:
     db = get_session()
     user = service.find_by_email(db, email)
     if user is None:
-        fail("cannot revoke: no_such_user")
+        fail(f"cannot {verb}: no_such_user")
         return
-    changed = roles.revoke(db, user, role)
-    emit({"user": user.email, "role": role, "changed": changed}, as_json)
+    emit({"user": user.email, "role": role, "changed": change(db, user, role)}, as_json)
