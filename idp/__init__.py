@@ -42,10 +42,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     http.init_app(app)
     csrf.init_app(app)
 
+    from idp import console
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
     from idp.oidc.catalogue import bp as catalogue_bp
+    from idp.oidc.registration_views import bp as registration_bp
     from idp.proofing.officer import bp as officer_bp
     from idp.proofing.privacy_views import bp as privacy_bp
     from idp.proofing.views import bp as proofing_bp
@@ -60,5 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(privacy_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(opendata_bp)
+    app.register_blueprint(registration_bp)
+    console.register(app)
     errors.register_error_handlers(app)
     return app

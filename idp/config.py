@@ -68,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     "PROOFING_RETENTION_DAYS": 30,  # evidence and registry answers, after the decision
     "PROOFING_TRUST_FRAMEWORK": "nist_800_63A",
     "OPEN_DATA_MIN_COUNT": 10,  # /open-data/: counts from 1 to this minus one are suppressed
+    # A rotated client secret keeps working this long, so the e-Service can deploy the new one.
+    "CLIENT_SECRET_GRACE_SECONDS": 7 * 24 * 3600,
+    "INITIAL_ACCESS_TOKEN_DAYS": 30,  # default lifetime of an agency's registration permission
 }
 
 

@@ -17,7 +17,7 @@ from werkzeug.exceptions import InternalServerError
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_PREFIXES = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known")
+PROTOCOL_PREFIXES = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known", "/register")
 
 ERROR_CODES = {400: "invalid_request", 401: "invalid_client", 404: "not_found",
                405: "invalid_request", 413: "invalid_request", 415: "invalid_request"}

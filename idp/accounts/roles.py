@@ -59,8 +59,15 @@ def revoke(db: Session, user: User, role: str, *, by: int | None = None) -> bool
     return True
 
 
-def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Guard a staff view: signed in, holding ``role``, at AAL2; the view gets ``ctx`` as keyword."""
+def require_role(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Guard a staff view: signed in, holding one of ``allowed``, at AAL2; the view gets ``ctx``.
+
+    Someone let in only as ``admin`` must also have used a passkey or security key in this
+    session: the role that can change e-Services and roles gets phishing-resistant sign-in.
+    """
+    unknown = set(allowed) - set(ROLES)
+    if not allowed or unknown:
+        raise UnknownRole(", ".join(sorted(unknown)))
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -69,10 +76,13 @@ def require_role(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]
             ctx = auth_session.current(db)
             if ctx is None:
                 return redirect(url_for("accounts.signin", next=request.full_path))
-            if role not in roles_of(db, ctx.user.id):
+            granted = set(allowed) & roles_of(db, ctx.user.id)
+            if not granted:
                 return render_error(403)
             if ctx.aal() < 2:
                 return redirect(url_for("authn.step_up", aal=2, next=request.full_path))
+            if granted == {"admin"} and not ctx.used_webauthn(2):
+                return redirect(url_for("authn.step_up", aal=2, next=request.full_path) + "&with=webauthn")
             return view(*args, ctx=ctx, **kwargs)
 
         return guarded

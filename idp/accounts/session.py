@@ -57,6 +57,10 @@ class AuthContext:
         now = clock.timestamp() if now is None else now
         return policy.fresh_factors(self.factors, level, now=now, last_active=self.last_active, breaks=self.breaks)
 
+    def used_webauthn(self, level: int) -> bool:
+        """A passkey or security key is among the factors that still count toward ``level``."""
+        return any(f.method == policy.WEBAUTHN for f in self.fresh_for(level))
+
     @property
     def auth_time(self) -> dt.datetime:
         """OIDC ``auth_time``: the latest authentication, a step-up included."""

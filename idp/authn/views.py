@@ -67,7 +67,9 @@ def step_up() -> Response | str | tuple[str, int]:
     if ctx is None:
         return redirect(url_for("accounts.signin", next=next_url))
     target = _target()
-    if ctx.aal() >= target:
+    # ``with=webauthn``: the level must include a passkey or security key (the admin console's rule).
+    key_needed = request.values.get("with") == policy.WEBAUTHN
+    if ctx.aal() >= target and (not key_needed or ctx.used_webauthn(target)):
         return continue_to(next_url)
     have = enrolled(db, ctx.user)
     error = None
@@ -79,7 +81,7 @@ def step_up() -> Response | str | tuple[str, int]:
         attempt = _check_factor(ctx, method)
         if attempt is not None and attempt.factor is not None:
             new = auth_session.add_factor(db, ctx, attempt.factor)
-            if new.aal() >= target:
+            if new.aal() >= target and not key_needed:
                 return continue_to(next_url)
             ctx = new
         elif attempt is not None:
@@ -87,8 +89,10 @@ def step_up() -> Response | str | tuple[str, int]:
         else:
             error, status = _("Choose a way to confirm it is you."), 400
     options = steps.options_for(ctx, target, have)
+    if key_needed:
+        options = [policy.WEBAUTHN] if have.webauthn else []
     return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
-                           error=error, uv=steps.webauthn_uv_needed(ctx, target)), status
+                           error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed), status
 
 
 def _check_factor(ctx: AuthContext, method: str) -> steps.Attempt | None:

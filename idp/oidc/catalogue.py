@@ -66,7 +66,7 @@ def assurance_words(acr_values: list[str]) -> list[list[str]]:
 
 def list_services(db: Session) -> list[Service]:
     """Active e-Services by name, with what each may ask for and the assurance each needs."""
-    clients = db.scalars(select(Client).where(Client.active.is_(True)).order_by(Client.name, Client.id))
+    clients = db.scalars(select(Client).where(Client.active).order_by(Client.name, Client.id))
     out = []
     for client in clients:
         meta = client.client_metadata or {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -10,11 +12,14 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.assurance.policy import parse_acr
 from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
+from idp.db import utc_now
 from idp.oidc.models import Client
+from idp.oidc.models import InitialAccessToken
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 
@@ -44,6 +49,128 @@ def check_redirect_uri(uri: str, *, error: str = "invalid_redirect_uri") -> str:
     raise ClientMetadataError(error, f"{uri!r} must use https (http only for localhost).")
 
 
+SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access", "national_id")
+DEFAULT_SCOPE = "openid profile email phone address offline_access"
+ID_TOKEN_ALGS = ("RS256", "ES256")
+GRANT_TYPES = ("authorization_code", "refresh_token")
+
+
+def _error(description: str) -> ClientMetadataError:
+    return ClientMetadataError("invalid_client_metadata", description)
+
+
+def _strings(raw: Mapping[str, Any], name: str) -> list[str]:
+    value = raw.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _error(f"{name} must be an array of strings.")
+    return value
+
+
+def _string(raw: Mapping[str, Any], name: str, default: str | None = None) -> str | None:
+    value = raw.get(name, default)
+    if value is not None and not isinstance(value, str):
+        raise _error(f"{name} must be a string.")
+    return value
+
+
+def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = False,
+                      require_pkce: bool = True) -> dict[str, Any]:
+    """Check RFC 7591 / OIDC Registration metadata and return it normalised, ready to store.
+
+    One function for the console, the CLI and the registration endpoint, so the three can never
+    accept different things. Raises :class:`ClientMetadataError` with the RFC 7591 error code.
+
+    :param national_id_allowed: the operator allows this e-Service the national ID number
+        (the ``national_id`` scope and claim); the scope is then added to ``scope``
+    """
+    name = (_string(raw, "client_name") or "").strip()
+    if not name:
+        raise _error("client_name is required.")
+    name_th = (_string(raw, "client_name#th") or "").strip()
+    redirect_uris = _strings(raw, "redirect_uris")
+    if not redirect_uris:
+        raise ClientMetadataError("invalid_redirect_uri", "At least one redirect URI is required.")
+    uris = list(dict.fromkeys(check_redirect_uri(u) for u in redirect_uris))
+    logout_uris = [check_redirect_uri(u, error="invalid_client_metadata")
+                   for u in _strings(raw, "post_logout_redirect_uris")]
+    auth_method = _string(raw, "token_endpoint_auth_method", "client_secret_basic")
+    if auth_method not in AUTH_METHODS:
+        raise _error(f"Unknown token_endpoint_auth_method {auth_method!r}.")
+    subject_type = _string(raw, "subject_type", "pairwise")
+    if subject_type not in ("pairwise", "public"):
+        raise _error("subject_type must be pairwise or public.")
+    alg = _string(raw, "id_token_signed_response_alg", "RS256")
+    if alg not in ID_TOKEN_ALGS:
+        raise _error("id_token_signed_response_alg must be RS256 or ES256.")
+    grant_types = _strings(raw, "grant_types") or list(GRANT_TYPES)
+    if set(grant_types) - set(GRANT_TYPES) or "authorization_code" not in grant_types:
+        raise _error("grant_types must be authorization_code, with refresh_token optionally.")
+    response_types = _strings(raw, "response_types") or ["code"]
+    if response_types != ["code"]:
+        raise _error("response_types must be [\"code\"]: only the authorization code flow is offered.")
+    hosts = {urlsplit(u).hostname for u in uris}
+    sector_identifier_uri = _string(raw, "sector_identifier_uri")
+    if sector_identifier_uri:
+        check_redirect_uri(sector_identifier_uri, error="invalid_client_metadata")
+    elif subject_type == "pairwise" and len(hosts) > 1:
+        # OIDC Core §8.1: without a sector identifier the hosts of the redirect URIs are the sector,
+        # and there must be exactly one.
+        raise _error("Redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects.")
+    if auth_method == "none" and not require_pkce:
+        raise _error("Public clients always need PKCE.")
+    scope = _string(raw, "scope", DEFAULT_SCOPE) or ""
+    scopes = list(dict.fromkeys(scope.split()))
+    unknown_scopes = [s for s in scopes if s not in SCOPES]
+    if unknown_scopes:
+        raise _error(f"Unknown scope {unknown_scopes[0]!r}.")
+    if "openid" not in scopes:
+        raise _error("scope must include openid.")
+    if national_id_allowed and "national_id" not in scopes:
+        scopes.append("national_id")
+    elif not national_id_allowed and "national_id" in scopes:
+        raise _error("The national_id scope is only for e-Services the operator allowed the national ID number.")
+    metadata: dict[str, Any] = {
+        "client_name": name[:200], "redirect_uris": uris, "post_logout_redirect_uris": logout_uris,
+        "token_endpoint_auth_method": auth_method, "subject_type": subject_type, "scope": " ".join(scopes),
+        "id_token_signed_response_alg": alg, "grant_types": grant_types, "response_types": ["code"],
+    }
+    if name_th:
+        metadata["client_name#th"] = name_th[:200]
+    logo_uri = _string(raw, "logo_uri")
+    if logo_uri:
+        metadata["logo_uri"] = check_redirect_uri(logo_uri, error="invalid_client_metadata")
+    if sector_identifier_uri:
+        metadata["sector_identifier_uri"] = sector_identifier_uri
+    if national_id_allowed:
+        metadata["national_id_allowed"] = True
+    default_acr_values = _strings(raw, "default_acr_values")
+    if default_acr_values:
+        unknown = [v for v in default_acr_values if parse_acr(v) is None]
+        if unknown:
+            raise _error(f"Unknown acr value {unknown[0]!r}.")
+        # The operator's minimum for this e-Service (docs/assurance.md): requests can only raise it.
+        metadata["default_acr_values"] = list(dict.fromkeys(default_acr_values))
+    jwks = raw.get("jwks")
+    jwks_uri = _string(raw, "jwks_uri")
+    if jwks is not None and not isinstance(jwks, dict):
+        raise _error("jwks must be a JWK Set object.")
+    if jwks and jwks_uri:
+        raise _error("Give jwks or jwks_uri, not both.")
+    if auth_method == "private_key_jwt" and not (jwks or jwks_uri):
+        raise _error("private_key_jwt needs jwks or jwks_uri.")
+    if jwks:
+        metadata["jwks"] = _public_jwks(jwks)
+    elif jwks_uri:
+        metadata["jwks_uri"] = check_redirect_uri(jwks_uri, error="invalid_client_metadata")
+    return metadata
+
+
+def uses_secret(metadata: Mapping[str, Any]) -> bool:
+    return metadata.get("token_endpoint_auth_method") in ("client_secret_basic", "client_secret_post")
+
+
 def create_client(
     db: Session,
     *,
@@ -55,76 +182,115 @@ def create_client(
     jwks_uri: str | None = None,
     subject_type: str = "pairwise",
     sector_identifier_uri: str | None = None,
-    scope: str = "openid profile email phone address offline_access",
+    scope: str = DEFAULT_SCOPE,
     id_token_signed_response_alg: str = "RS256",
     trusted: bool = False,
     require_pkce: bool = True,
     default_acr_values: list[str] | None = None,
     national_id_allowed: bool = False,
+    name_th: str | None = None,
+    logo_uri: str | None = None,
+    by: int | None = None,
 ) -> NewClient:
-    """Validate and store a client.
-
-    :param national_id_allowed: the operator allows this e-Service to receive the national ID
-        number (the ``national_id`` scope and claim); the scope is then added to ``scope``
-    """
-    if not name.strip():
-        raise ClientMetadataError("invalid_client_metadata", "A client needs a name.")
-    if not redirect_uris:
-        raise ClientMetadataError("invalid_redirect_uri", "At least one redirect URI is required.")
-    uris = [check_redirect_uri(u) for u in redirect_uris]
-    logout_uris = [check_redirect_uri(u, error="invalid_client_metadata") for u in post_logout_redirect_uris or []]
-    if auth_method not in AUTH_METHODS:
-        raise ClientMetadataError("invalid_client_metadata", f"Unknown auth method {auth_method!r}.")
-    if subject_type not in ("pairwise", "public"):
-        raise ClientMetadataError("invalid_client_metadata", "subject_type must be pairwise or public.")
-    if id_token_signed_response_alg not in ("RS256", "ES256"):
-        raise ClientMetadataError("invalid_client_metadata", "id_token_signed_response_alg must be RS256 or ES256.")
-    hosts = {urlsplit(u).hostname for u in uris}
-    if sector_identifier_uri:
-        check_redirect_uri(sector_identifier_uri, error="invalid_client_metadata")
-    elif subject_type == "pairwise" and len(hosts) > 1:
-        # OIDC Core §8.1: without a sector identifier the hosts of the redirect URIs are the sector,
-        # and there must be exactly one.
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "Redirect URIs on several hosts need a sector_identifier_uri for pairwise subjects.")
-    if auth_method == "none" and not require_pkce:
-        raise ClientMetadataError("invalid_client_metadata", "Public clients always need PKCE.")
-    scopes = scope.split()
-    if national_id_allowed and "national_id" not in scopes:
-        scope = " ".join([*scopes, "national_id"])
-    elif not national_id_allowed and "national_id" in scopes:
-        raise ClientMetadataError("invalid_client_metadata",
-                                  "The national_id scope is only for clients allowed the national ID number.")
-    metadata: dict[str, Any] = {
-        "redirect_uris": uris, "post_logout_redirect_uris": logout_uris,
-        "token_endpoint_auth_method": auth_method, "subject_type": subject_type, "scope": scope,
+    """Validate and store an e-Service (the CLI's and the console's way in); audited."""
+    raw: dict[str, Any] = {
+        "client_name": name, "client_name#th": name_th, "logo_uri": logo_uri, "redirect_uris": redirect_uris,
+        "post_logout_redirect_uris": post_logout_redirect_uris or [], "token_endpoint_auth_method": auth_method,
+        "jwks": jwks, "jwks_uri": jwks_uri, "subject_type": subject_type,
+        "sector_identifier_uri": sector_identifier_uri, "scope": scope,
         "id_token_signed_response_alg": id_token_signed_response_alg,
-        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"],
+        "default_acr_values": default_acr_values or None,
     }
-    if sector_identifier_uri:
-        metadata["sector_identifier_uri"] = sector_identifier_uri
-    if national_id_allowed:
-        metadata["national_id_allowed"] = True
-    if default_acr_values:
-        unknown = [v for v in default_acr_values if parse_acr(v) is None]
-        if unknown:
-            raise ClientMetadataError("invalid_client_metadata", f"Unknown acr value {unknown[0]!r}.")
-        # The operator's minimum for this e-Service (docs/assurance.md): requests can only raise it.
-        metadata["default_acr_values"] = list(dict.fromkeys(default_acr_values))
-    if auth_method == "private_key_jwt":
-        if bool(jwks) == bool(jwks_uri):
-            raise ClientMetadataError("invalid_client_metadata",
-                                      "private_key_jwt needs exactly one of jwks or jwks_uri.")
-        if jwks:
-            metadata["jwks"] = _public_jwks(jwks)
-        else:
-            metadata["jwks_uri"] = check_redirect_uri(str(jwks_uri), error="invalid_client_metadata")
-    secret = random_token(32) if auth_method in ("client_secret_basic", "client_secret_post") else None
+    metadata = validate_metadata(raw, national_id_allowed=national_id_allowed, require_pkce=require_pkce)
+    return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, by=by)
+
+
+def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False, require_pkce: bool = True,
+                 status: str = "active", review_reasons: list[str] | None = None,
+                 initial_token: InitialAccessToken | None = None, by: int | None = None,
+                 commit: bool = True) -> NewClient:
+    """Store validated metadata as a new client with a fresh secret (shown once) when it uses one."""
+    secret = random_token(32) if uses_secret(metadata) else None
     client = Client(client_id=random_token(18), client_secret_hash=hash_secret(secret) if secret else None,
-                    name=name.strip()[:200], client_metadata=metadata, trusted=trusted, require_pkce=require_pkce)
+                    name=str(metadata["client_name"]), client_metadata=metadata, trusted=trusted,
+                    require_pkce=require_pkce, status=status, review_reasons=list(review_reasons or []),
+                    initial_token=initial_token)
     db.add(client)
-    db.commit()
+    db.flush()
+    audit.record(db, "client_created", client_id=client.id, commit=False, status=status, by=by,
+                 initial_token=initial_token.id if initial_token else None)
+    if commit:
+        db.commit()
     return NewClient(client=client, client_secret=secret)
+
+
+def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, trusted: bool | None = None,
+                  require_pkce: bool | None = None, by: int | None = None, commit: bool = True) -> str | None:
+    """Replace the metadata after validating it; returns a new secret when the client newly needs one.
+
+    The national ID permission is the operator's decision and is kept as it was.
+    """
+    pkce = client.require_pkce if require_pkce is None else require_pkce
+    metadata = validate_metadata(raw, national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
+                                 require_pkce=pkce)
+    secret = None
+    if uses_secret(metadata) and not client.client_secret_hash:
+        secret = random_token(32)
+        client.client_secret_hash = hash_secret(secret)
+    elif not uses_secret(metadata):
+        client.client_secret_hash = None
+        client.previous_secret_hash = client.previous_secret_expires_at = None
+    changed = sorted(k for k in set(metadata) | set(client.client_metadata)
+                     if metadata.get(k) != client.client_metadata.get(k))
+    client.client_metadata = metadata
+    client.name = str(metadata["client_name"])
+    client.require_pkce = pkce
+    if trusted is not None:
+        changed += ["trusted"] if trusted != client.trusted else []
+        client.trusted = trusted
+    client.updated_at = utc_now()
+    audit.record(db, "client_updated", client_id=client.id, commit=False, fields=changed, by=by)
+    if commit:
+        db.commit()
+    return secret
+
+
+def rotate_secret(db: Session, client: Client, *, grace_seconds: int, by: int | None = None) -> str:
+    """A new secret, shown once; the old one keeps working for ``grace_seconds`` (0: stops now)."""
+    if not uses_secret(client.client_metadata):
+        raise ClientMetadataError("invalid_client_metadata", "This e-Service does not use a client secret.")
+    secret = random_token(32)
+    now = utc_now()
+    client.previous_secret_hash = client.client_secret_hash if grace_seconds > 0 else None
+    client.previous_secret_expires_at = now + dt.timedelta(seconds=grace_seconds) if grace_seconds > 0 else None
+    client.client_secret_hash = hash_secret(secret)
+    client.updated_at = now
+    audit.record(db, "client_secret_rotated", client_id=client.id, commit=False, grace_seconds=grace_seconds, by=by)
+    db.commit()
+    return secret
+
+
+STATUS_EVENTS = {"active": "client_enabled", "disabled": "client_disabled"}
+
+
+def set_status(db: Session, client: Client, status: str, *, by: int | None = None) -> bool:
+    """Enable, disable or approve a pending client; ``False`` when nothing changed. Audited.
+
+    A disabled client's tokens stop introspecting as active and its requests are refused at once
+    (every check reads ``Client.active``).
+    """
+    if status not in STATUS_EVENTS:
+        raise ValueError(status)
+    if client.status == status:
+        return False
+    event = "client_approved" if client.status == "pending" and status == "active" else STATUS_EVENTS[status]
+    client.status = status
+    if status == "active":
+        client.review_reasons = []
+    client.updated_at = utc_now()
+    audit.record(db, event, client_id=client.id, commit=False, by=by)
+    db.commit()
+    return True
 
 
 def _public_jwks(jwks: dict[str, Any]) -> dict[str, Any]:

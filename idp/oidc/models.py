@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
@@ -35,8 +37,35 @@ class Client(Base):
     client_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     trusted: Mapped[bool] = mapped_column(default=False)
     require_pkce: Mapped[bool] = mapped_column(default=True)
-    active: Mapped[bool] = mapped_column(default=True)
+    # active: works; pending: registered dynamically, waits for an admin; disabled: stopped by an admin
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # Why a dynamic registration waits for an admin (codes, see idp.oidc.registration_policy).
+    review_reasons: Mapped[list[str]] = mapped_column(default=list)
+    # A rotated secret keeps working until ``previous_secret_expires_at`` (the grace period).
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[dt.datetime | None]
+    # RFC 7592: the bearer token of the client configuration endpoint, hashed.
+    registration_access_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The initial access token (so the agency) a dynamic registration came with.
+    initial_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("initial_access_tokens.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[Created]
+    updated_at: Mapped[dt.datetime | None]
+
+    initial_token: Mapped[InitialAccessToken | None] = relationship(lazy="joined")
+
+    @hybrid_property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    @active.inplace.setter
+    def _active_setter(self, value: bool) -> None:
+        self.status = "active" if value else "disabled"
+
+    @active.inplace.expression
+    @classmethod
+    def _active_expression(cls) -> ColumnElement[bool]:
+        return cls.status == "active"
 
     # -- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:
@@ -58,7 +87,12 @@ class Client(Base):
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.client_secret_hash:
             return False
-        return check_secret(client_secret, expected_hash=self.client_secret_hash)
+        if check_secret(client_secret, expected_hash=self.client_secret_hash):
+            return True
+        # The secret before the last rotation, during its grace period.
+        return (self.previous_secret_hash is not None and self.previous_secret_expires_at is not None
+                and self.previous_secret_expires_at > utc_now()
+                and check_secret(client_secret, expected_hash=self.previous_secret_hash))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if endpoint == "token":
@@ -100,6 +134,50 @@ class Client(Base):
     @property
     def subject_type(self) -> str:
         return str(self.client_metadata.get("subject_type", "pairwise"))
+
+    @property
+    def name_th(self) -> str | None:
+        value = self.client_metadata.get("client_name#th")
+        return str(value) if value else None
+
+    @property
+    def logo_uri(self) -> str | None:
+        value = self.client_metadata.get("logo_uri")
+        return str(value) if value else None
+
+    @property
+    def default_acr_values(self) -> list[str]:
+        return list(self.client_metadata.get("default_acr_values", []))
+
+    def display_name(self, locale: str | None) -> str:
+        """The name in the reader's language: Thai when there is one and they read Thai."""
+        if locale and locale.startswith("th") and self.name_th:
+            return self.name_th
+        return self.name
+
+
+class InitialAccessToken(Base):
+    """An admin's permission for one agency to register e-Services itself (RFC 7591 §3).
+
+    The policy travels with the token: a registration within ``allowed_scopes`` and at most
+    ``max_ial``/``max_aal`` can be approved automatically; anything more waits for an admin.
+    """
+
+    __tablename__ = "initial_access_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[Hash] = mapped_column(unique=True)
+    agency: Mapped[str] = mapped_column(String(200))
+    allowed_scopes: Mapped[list[str]] = mapped_column(default=list)
+    max_ial: Mapped[int] = mapped_column(default=1)
+    max_aal: Mapped[int] = mapped_column(default=2)
+    created_by: Mapped[int | None]
+    created_at: Mapped[Created]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+    def usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > utc_now()
 
 
 class AuthorizationCode(Base):

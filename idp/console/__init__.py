@@ -1,0 +1,25 @@
+"""The staff console: e-Services, staff roles, the dashboard, the audit log and support.
+
+Each area is its own blueprint under ``/console`` and every view goes through
+:func:`idp.accounts.roles.require_role`, so the role check is made on the server for each request.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from flask import Flask
+
+AREAS = ("home", "clients", "staff", "dashboard", "audit_log", "support")
+
+
+def register(app: Flask) -> None:
+    from idp.console import audit_log
+    from idp.console import clients
+    from idp.console import dashboard
+    from idp.console import home
+    from idp.console import staff
+    from idp.console import support
+
+    blueprints: list[Blueprint] = [home.bp, clients.bp, staff.bp, dashboard.bp, audit_log.bp, support.bp]
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
