@@ -8,8 +8,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from idp import audit
 from idp import keyring
 from idp.cli import emit
+from idp.db import get_session
 
 
 def _retire_after() -> int:
@@ -42,6 +44,8 @@ def rotate_command(as_json: bool) -> None:
     cfg = current_app.config
     infos = keyring.rotate(Path(cfg["KEYS_DIR"]), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
                            retire_after=_retire_after())
+    audit.record(get_session(), "signing_keys_rotated", active=[i.kid for i in infos if i.state == "active"],
+                 retired=[i.kid for i in infos if i.state == "retired"])
     emit({"keys": [i.__dict__ for i in infos]} if as_json else {"rotated": "yes", "keys": len(infos)}, as_json)
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.db import utc_now
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
@@ -45,6 +46,7 @@ def grant_consent(db: Session, *, user_id: int, client_id: int, items: list[str]
         db.add(Consent(user_id=user_id, client_id=client_id, scopes=sorted(set(items))))
     else:
         row.scopes = sorted(set(row.scopes) | set(items))
+    audit.record(db, "consent_given", user_id=user_id, client_id=client_id, commit=False, items=sorted(set(items)))
     db.commit()
 
 
@@ -62,5 +64,6 @@ def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
     db.delete(row)
     db.execute(update(Token).where(Token.user_id == user_id, Token.client_id == client_id,
                                    Token.revoked_at.is_(None)).values(revoked_at=utc_now()))
+    audit.record(db, "consent_withdrawn", user_id=user_id, client_id=client_id, commit=False)
     db.commit()
     return True

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy import update
 
+from idp import audit
 from idp import clock
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
@@ -118,6 +119,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
+        # One event per authorization an e-Service received (the dashboard's per-service sign-ins).
+        audit.record(db, "authorized", user_id=request.user.id, client_id=request.client.id, commit=False,
+                     acr=row.acr, amr=row.amr)
         db.commit()
         return row
 

@@ -19,6 +19,7 @@ from flask import url_for
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from idp import audit
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
 from idp.authn.inventory import enrolled
@@ -30,6 +31,7 @@ from idp.extensions import csrf
 from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
+from idp.oidc import storage
 from idp.oidc.claims import release
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.subjects import subject_for
@@ -46,9 +48,18 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-def _error(err: OAuth2Error) -> Response | tuple[str, int]:
+def _refused(error: str, user_id: int | None) -> None:
+    """Audit an authorization a signed-in person did not get (the dashboard's per-service failures)."""
+    client = storage.query_client(request.values.get("client_id"))
+    if client is not None:
+        audit.record(get_session(), "authorization_refused", user_id=user_id, client_id=client.id, error=error)
+
+
+def _error(err: OAuth2Error, ctx: AuthContext | None = None) -> Response | tuple[str, int]:
     """Redirect to the (already verified) redirect URI with ``iss``; otherwise a page, never a redirect."""
     if err.redirect_uri:
+        if ctx is not None:
+            _refused(err.error, ctx.user.id)
         params = [("error", err.error)]
         if err.description:
             params.append(("error_description", err.description))
@@ -67,7 +78,7 @@ def authorize() -> Response | tuple[str, int] | str:
     try:
         grant, params, decision = _validate_authorization(db, ctx)
     except OAuth2Error as err:
-        return _error(err)
+        return _error(err, ctx)
     except ValueError:
         # Authlib refuses to echo characters RFC 6749 forbids in error_description.
         return render_error(400)
@@ -82,6 +93,7 @@ def authorize() -> Response | tuple[str, int] | str:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
                                user=ctx.user, describe=consent.describe, action=request.full_path)
     if answer == "deny":
+        _refused("access_denied", ctx.user.id)
         return _finish(grant, None)
     if decision.consent:
         consent.grant_consent(db, user_id=ctx.user.id, client_id=grant.request.client.id, items=decision.items)

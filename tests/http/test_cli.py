@@ -189,3 +189,11 @@ def test_roles_are_granted_and_revoked_with_an_audit_trail(app, run):
     with app.app_context():
         events = [e.event for e in get_session().scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert events.count("role_granted") == 1 and events.count("role_revoked") == 1
+    with app.app_context():
+        from sqlalchemy import select
+
+        from idp.authn.models import AuditEvent
+        from idp.db import get_session
+
+        rotated = get_session().scalars(select(AuditEvent).where(AuditEvent.event == "signing_keys_rotated")).all()
+        assert len(rotated) == 1 and set(rotated[0].details["active"]) == next_kids
