@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from flask import Blueprint
 from flask import render_template
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from idp.assurance.policy import parse_acr
 from idp.db import get_session
+from idp.http import CSP
 from idp.oidc.consent import describe
 from idp.oidc.models import Client
 
@@ -36,6 +38,7 @@ class Service:
     assurance: list[list[str]]
     trusted: bool
     shared_identifier: bool
+    logo_uri: str | None = None
 
 
 def ial_words(ial: int) -> str | None:
@@ -64,16 +67,18 @@ def assurance_words(acr_values: list[str]) -> list[list[str]]:
     return out
 
 
-def list_services(db: Session) -> list[Service]:
-    """Active e-Services by name, with what each may ask for and the assurance each needs."""
-    clients = db.scalars(select(Client).where(Client.active).order_by(Client.name, Client.id))
+def list_services(db: Session, locale: str | None = None) -> list[Service]:
+    """Active e-Services by name in the reader's language, with what each may ask for and needs."""
+    clients = sorted(db.scalars(select(Client).where(Client.active)),
+                     key=lambda c: (c.display_name(locale).casefold(), c.id))
     out = []
     for client in clients:
         meta = client.client_metadata or {}
         national_id = bool(meta.get("national_id_allowed"))
         acr = meta.get("default_acr_values") or []
         out.append(Service(
-            name=client.name,
+            name=client.display_name(locale),
+            logo_uri=client.logo_uri,
             asks_for=[describe(s) for s in dict.fromkeys(client.scopes) if s not in _NOT_LISTED],
             national_id=national_id,
             assurance=assurance_words(list(acr) if isinstance(acr, list) else []),
@@ -85,11 +90,14 @@ def list_services(db: Session) -> list[Service]:
 
 @bp.get("/services")
 def index() -> Response:
-    response = Response(render_template("catalogue/index.html", services=list_services(get_session())),
+    response = Response(render_template("catalogue/index.html",
+                                        services=list_services(get_session(), str(get_locale()))),
                         mimetype="text/html")
     # Not ``public``: every page carries the session's CSRF token (base.html) and may set the session
     # cookie, which a shared cache must never hand to someone else. The browser may keep it for 5 minutes.
     response.headers["Cache-Control"] = "private, max-age=300"
+    # e-Services' logos live on their own https hosts; the images are sent no referrer.
+    response.headers["Content-Security-Policy"] = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")
     return response

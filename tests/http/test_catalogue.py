@@ -108,3 +108,13 @@ def test_thai_by_default_english_on_request_and_cacheable(client: FlaskClient) -
 
 def test_linked_from_every_page(client: FlaskClient) -> None:
     assert 'href="/services"' in client.get("/", headers=EN).text
+
+
+def test_a_thai_reader_sees_the_thai_name_and_the_logo(app, client):
+    make_client(app, name="Land Office", name_th="สำนักงานที่ดิน", logo_uri="https://land.example.go.th/logo.png")
+    thai = client.get("/services", headers={"Accept-Language": "th"})
+    assert "สำนักงานที่ดิน" in thai.text and "Land Office" not in thai.text
+    assert 'src="https://land.example.go.th/logo.png"' in thai.text
+    assert "img-src 'self' data: https:" in thai.headers["Content-Security-Policy"]
+    english = client.get("/services", headers={"Accept-Language": "en"})
+    assert "Land Office" in english.text and "สำนักงานที่ดิน" not in english.text
