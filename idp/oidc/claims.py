@@ -95,6 +95,18 @@ def _section(requested: Any, member: str) -> dict[str, Any]:
     return section if isinstance(section, dict) else {}
 
 
+def restrict_request(requested: dict[str, Any], allowed: set[str] | None) -> dict[str, Any]:
+    """Drop individually requested claims the e-Service is not allowed (``allowed_claims``).
+
+    Done once, before consent, so the consent page, the code and what is released all agree.
+    """
+    if allowed is None:
+        return requested
+    keep = allowed | PROTOCOL_CLAIMS
+    return {member: {name: spec for name, spec in section.items() if name in keep}
+            for member, section in requested.items() if isinstance(section, dict)}
+
+
 def requested_claim_names(scope: str, requested: dict[str, Any], member: str) -> set[str]:
     names: set[str] = set()
     if member == "userinfo":

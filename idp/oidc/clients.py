@@ -18,6 +18,8 @@ from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc.claims import CLAIMS_SUPPORTED
+from idp.oidc.claims import PROTOCOL_CLAIMS
 from idp.oidc.models import Client
 from idp.oidc.models import InitialAccessToken
 
@@ -152,6 +154,15 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
             raise _error(f"Unknown acr value {unknown[0]!r}.")
         # The operator's minimum for this e-Service (docs/assurance.md): requests can only raise it.
         metadata["default_acr_values"] = list(dict.fromkeys(default_acr_values))
+    if raw.get("allowed_claims") is not None:
+        claims = list(dict.fromkeys(_strings(raw, "allowed_claims")))
+        unknown = [c for c in claims if c not in CLAIMS_SUPPORTED or c in PROTOCOL_CLAIMS]
+        if unknown:
+            raise _error(f"Unknown claim {unknown[0]!r} in allowed_claims.")
+        if "national_id" in claims and not national_id_allowed:
+            raise _error("The national_id claim is only for e-Services the operator allowed the national ID number.")
+        # The claims it may ask for one by one (the claims parameter); absent: any its scopes allow.
+        metadata["allowed_claims"] = claims
     jwks = raw.get("jwks")
     jwks_uri = _string(raw, "jwks_uri")
     if jwks is not None and not isinstance(jwks, dict):
@@ -190,6 +201,7 @@ def create_client(
     national_id_allowed: bool = False,
     name_th: str | None = None,
     logo_uri: str | None = None,
+    allowed_claims: list[str] | None = None,
     by: int | None = None,
 ) -> NewClient:
     """Validate and store an e-Service (the CLI's and the console's way in); audited."""
@@ -199,7 +211,7 @@ def create_client(
         "jwks": jwks, "jwks_uri": jwks_uri, "subject_type": subject_type,
         "sector_identifier_uri": sector_identifier_uri, "scope": scope,
         "id_token_signed_response_alg": id_token_signed_response_alg,
-        "default_acr_values": default_acr_values or None,
+        "default_acr_values": default_acr_values or None, "allowed_claims": allowed_claims,
     }
     metadata = validate_metadata(raw, national_id_allowed=national_id_allowed, require_pkce=require_pkce)
     return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, by=by)

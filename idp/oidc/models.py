@@ -146,6 +146,12 @@ class Client(Base):
         return str(value) if value else None
 
     @property
+    def allowed_claims(self) -> set[str] | None:
+        """Claims the e-Service may ask for one by one (the ``claims`` parameter); ``None``: any."""
+        value = self.client_metadata.get("allowed_claims")
+        return set(value) if isinstance(value, list) else None
+
+    @property
     def default_acr_values(self) -> list[str]:
         return list(self.client_metadata.get("default_acr_values", []))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from idp.oidc import authorize as authz
 from idp.oidc import consent
 from idp.oidc import storage
 from idp.oidc.claims import release
+from idp.oidc.claims import restrict_request
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.subjects import subject_for
 
@@ -115,6 +117,8 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     if "ui_locales" in request.values:
         cookie["ui_locales"] = request.values["ui_locales"][:64]
     client = grant.request.client
+    if client.allowed_claims is not None:
+        params = dataclasses.replace(params, claims=restrict_request(params.claims, client.allowed_claims))
     marker = cookie.get("fresh_auth")
     wanted = authz.acr_request(params, client.client_metadata.get("default_acr_values"))
     decision = authz.decide(

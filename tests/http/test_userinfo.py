@@ -121,3 +121,27 @@ def test_post_with_the_token_in_the_form_body(client, rp):
     assert info.status_code == 200 and info.json["email"] == "citizen@example.com"
     bad = client.post("/userinfo", data={"access_token": "nope"})
     assert bad.status_code == 401 and 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+
+
+def test_an_e_service_gets_only_the_claims_it_is_allowed(app, client):
+    make_user(app)
+    limited = make_client(app, allowed_claims=["email"])
+    claims = json.dumps({"userinfo": {"name": {"essential": True}},
+                         "id_token": {"email": None, "name": None, "acr": {"essential": True}}})
+    body = full_flow(client, limited.client.client_id, limited.client_secret, scope="openid", claims=claims)
+    info = _get(client, body["access_token"]).json
+    assert "name" not in info
+    from joserfc import jwt as _jwt
+    from joserfc.jwk import KeySet
+
+    id_claims = _jwt.decode(body["id_token"], KeySet.import_key_set(client.get("/jwks.json").json)).claims
+    assert id_claims["email"] == "citizen@example.com" and "name" not in id_claims and "acr" in id_claims
+
+
+def test_allowed_claims_must_be_known_claims(app):
+    from idp.oidc.clients import ClientMetadataError
+
+    with pytest.raises(ClientMetadataError, match="allowed_claims"):
+        make_client(app, allowed_claims=["sub"])
+    with pytest.raises(ClientMetadataError, match="national_id"):
+        make_client(app, allowed_claims=["national_id"])
