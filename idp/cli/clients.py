@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
@@ -13,9 +14,12 @@ from idp.cli import emit
 from idp.cli import fail
 from idp.db import get_session
 from idp.oidc.clients import AUTH_METHODS
+from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import create_client
+from idp.oidc.clients import set_status
 from idp.oidc.models import Client
+from idp.oidc.registration import issue_initial_token
 
 
 @click.group("clients")
@@ -75,12 +79,67 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
 def list_command(as_json: bool) -> None:
     rows = get_session().scalars(select(Client).order_by(Client.id)).all()
     data = [{"client_id": c.client_id, "name": c.name, "auth_method": c.token_endpoint_auth_method,
-             "redirect_uris": c.redirect_uris, "trusted": c.trusted, "active": c.active} for c in rows]
+             "redirect_uris": c.redirect_uris, "trusted": c.trusted, "active": c.active, "status": c.status}
+            for c in rows]
     if as_json:
         emit({"clients": data}, True)
     else:
         for c in data:
-            click.echo(f"{c['client_id']}  {c['name']}  {c['auth_method']}")
+            click.echo(f"{c['client_id']}  {c['status']:8}  {c['name']}  {c['auth_method']}")
+
+
+@clients_group.command("issue-token")
+@click.option("--agency", required=True, help="The agency that may register its e-Services itself.")
+@click.option("--scope", "scopes", multiple=True, default=("openid", "profile", "email"), show_default=True,
+              help="Scopes its registrations may ask for and still be approved at once (repeatable).")
+@click.option("--max-ial", type=click.IntRange(1, 3), default=1, show_default=True)
+@click.option("--max-aal", type=click.IntRange(1, 3), default=2, show_default=True)
+@click.option("--days", type=click.IntRange(1, 366), default=None, help="Lifetime (INITIAL_ACCESS_TOKEN_DAYS).")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def issue_token_command(agency: str, scopes: tuple[str, ...], max_ial: int, max_aal: int, days: int | None,
+                        as_json: bool) -> None:
+    """An initial access token for RFC 7591 registration at /register (shown only now)."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown:
+        fail(f"unknown scope {unknown[0]!r}")
+    try:
+        issued = issue_initial_token(get_session(), agency=agency, allowed_scopes=list(scopes), max_ial=max_ial,
+                                     max_aal=max_aal,
+                                     days=days or int(current_app.config["INITIAL_ACCESS_TOKEN_DAYS"]))
+    except ValueError:
+        fail("the agency name is empty")
+        return
+    emit({"initial_access_token": issued.token, "agency": issued.row.agency,
+          "expires_at": issued.row.expires_at.isoformat()}, as_json)
+
+
+@clients_group.command("disable")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def disable_command(client_id: str, as_json: bool) -> None:
+    """Stop an e-Service at once: its requests are refused and its tokens stop introspecting as active."""
+    _set_status(client_id, "disabled", as_json)
+
+
+@clients_group.command("enable")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def enable_command(client_id: str, as_json: bool) -> None:
+    """Enable a disabled e-Service, or approve one waiting after dynamic registration."""
+    _set_status(client_id, "active", as_json)
+
+
+def _set_status(client_id: str, status: str, as_json: bool) -> None:
+    db = get_session()
+    client = db.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        fail(f"no e-Service with client_id {client_id!r}")
+        return
+    set_status(db, client, status)
+    emit({"client_id": client.client_id, "status": client.status}, as_json)
 
 
 def register(cli: click.Group) -> None:

@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from idp.accounts import roles
 from idp.accounts import service
 from idp.authn import totp
 from idp.cli import emit
@@ -24,6 +25,10 @@ DEMO_CLIENT_NAME = "Restaurant business licence (demo)"
 # Demo account only: a published seed, so anyone trying `make run` can pass the AAL2 step-up
 # with any authenticator app (or `python -c "import pyotp; print(pyotp.TOTP('...').now())"`).
 DEMO_TOTP_SECRET = "KRUGC2JAIRUWO2LUMFWCASKEEBCGK3LP"
+# A demo staff member holding every role, to look around the console (/console/). Admin pages also
+# ask for a passkey or security key, which they can add on the Security page.
+DEMO_STAFF_EMAIL = "staff@example.com"
+DEMO_STAFF_PASSWORD = "demo-staff-2026"
 
 
 @click.group("demo")
@@ -44,6 +49,13 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
                                    email_verified=True)
     if not totp.list_for(db, user.id):
         totp.import_secret(db, user, DEMO_TOTP_SECRET, name="Demo authenticator", config=current_app.config)
+    staff = service.find_by_email(db, DEMO_STAFF_EMAIL)
+    if staff is None:
+        staff = service.create_user(db, email=DEMO_STAFF_EMAIL, password=DEMO_STAFF_PASSWORD, name="Demo Staff",
+                                    email_verified=True)
+        totp.import_secret(db, staff, DEMO_TOTP_SECRET, name="Demo authenticator", config=current_app.config)
+        for role in roles.ROLES:
+            roles.grant(db, staff, role)
     client_file = Path(current_app.instance_path) / "demo-eservice.json"
     existing = db.scalar(select(Client).where(Client.name == DEMO_CLIENT_NAME))
     if existing is None or not client_file.exists():
@@ -56,6 +68,7 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)
     emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "totp_secret": DEMO_TOTP_SECRET,
+          "staff_email": DEMO_STAFF_EMAIL, "staff_password": DEMO_STAFF_PASSWORD,
           "eservice": eservice_url, "client_file": str(client_file)}, as_json)
 
 

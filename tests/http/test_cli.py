@@ -86,8 +86,8 @@ def test_demo_seed_is_idempotent(app, run):
     assert first == second
     saved = json.loads(Path(first["client_file"]).read_text())
     assert saved["client_id"] and saved["client_secret"]
-    with app.app_context():  # one demo authenticator, however often it runs
-        assert get_session().scalar(select(func.count()).select_from(TotpCredential)) == 1
+    with app.app_context():  # one demo authenticator each for the citizen and the staff member, however often
+        assert get_session().scalar(select(func.count()).select_from(TotpCredential)) == 2
 
 
 def test_init_is_safe_to_run_again(run):
@@ -118,6 +118,9 @@ def test_keys_rotate_publishes_next_before_it_signs(app, client, run, tmp_path):
     assert active_kids <= published and next_kids <= published
     with app.app_context():
         assert app.extensions["idp.keyring"].signing_key("RS256").kid in next_kids
+    with app.app_context():
+        rotated = get_session().scalars(select(AuditEvent).where(AuditEvent.event == "signing_keys_rotated")).all()
+        assert len(rotated) == 1 and set(rotated[0].details["active"]) == next_kids
 
 
 def test_private_key_files_are_encrypted_and_private(app):
@@ -189,11 +192,33 @@ def test_roles_are_granted_and_revoked_with_an_audit_trail(app, run):
     with app.app_context():
         events = [e.event for e in get_session().scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert events.count("role_granted") == 1 and events.count("role_revoked") == 1
+
+
+def test_clients_issue_token_disable_and_enable(app, run):
+    issued = json.loads(run("clients", "issue-token", "--agency", "Land Department", "--scope", "email",
+                            "--max-ial", "2", "--days", "10", "--json").stdout)
+    from idp.oidc.registration import find_initial_token
+
     with app.app_context():
-        from sqlalchemy import select
+        row = find_initial_token(get_session(), issued["initial_access_token"])
+        assert row is not None and row.agency == "Land Department" and row.max_ial == 2
+        assert row.allowed_scopes == ["email", "openid"]
+    assert run("clients", "issue-token", "--agency", "X", "--scope", "bogus").exit_code != 0
+    added = json.loads(run("clients", "add", "--name", "Shop", "--redirect-uri", "https://shop.example/cb",
+                           "--json").stdout)
+    assert json.loads(run("clients", "disable", added["client_id"], "--json").stdout)["status"] == "disabled"
+    listed = json.loads(run("clients", "list", "--json").stdout)["clients"]
+    assert [c["status"] for c in listed if c["client_id"] == added["client_id"]] == ["disabled"]
+    assert json.loads(run("clients", "enable", added["client_id"], "--json").stdout)["status"] == "active"
+    assert run("clients", "disable", "nope").exit_code != 0
 
-        from idp.authn.models import AuditEvent
-        from idp.db import get_session
 
-        rotated = get_session().scalars(select(AuditEvent).where(AuditEvent.event == "signing_keys_rotated")).all()
-        assert len(rotated) == 1 and set(rotated[0].details["active"]) == next_kids
+def test_demo_seed_makes_a_staff_member_with_every_role(app, run):
+    out = json.loads(run("demo", "seed", "--json").stdout)
+    from idp.accounts import roles
+    from idp.accounts.service import find_by_email
+
+    with app.app_context():
+        db = get_session()
+        assert roles.roles_of(db, find_by_email(db, out["staff_email"]).id) == set(roles.ROLES)
+    run("demo", "seed", "--json")  # twice is fine
