@@ -135,7 +135,7 @@ def build(db: Session, *, period: Period, start: dt.date, end: dt.date, min_coun
         if by_officer and status in ("approved", "rejected") and submitted_at is not None:
             hours[key].append((decided_at - submitted_at).total_seconds() / 3600)
 
-    active = db.scalar(select(func.count()).select_from(Client).where(Client.active.is_(True))) or 0
+    active = db.scalar(select(func.count()).select_from(Client).where(Client.active)) or 0
     rows = []
     for key in keys(period, start, end):
         raw = counts[key]
