@@ -85,6 +85,7 @@ def require_role(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., 
                 return redirect(url_for("authn.step_up", aal=2, next=request.full_path) + "&with=webauthn")
             return view(*args, ctx=ctx, **kwargs)
 
+        guarded.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]  # read by the role-matrix test
         return guarded
 
     return decorate
