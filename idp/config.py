@@ -71,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     # A rotated client secret keeps working this long, so the e-Service can deploy the new one.
     "CLIENT_SECRET_GRACE_SECONDS": 7 * 24 * 3600,
     "INITIAL_ACCESS_TOKEN_DAYS": 30,  # default lifetime of an agency's registration permission
+    "AUDIT_VERIFY_INLINE_MAX": 10_000,  # the audit console checks the whole chain on each page up to this size
+    "AUDIT_EXPORT_MAX": 100_000,  # rows in one CSV export of the audit log
 }
 
 

@@ -8,6 +8,7 @@ from flask import request
 from flask import session
 from flask_babel import get_locale
 
+from idp.accounts.models import User
 from idp.extensions import babel
 
 
@@ -22,6 +23,14 @@ def select_locale() -> str | None:
     if chosen in languages:
         return str(chosen)
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def locale_of(user: User) -> str:
+    """The language to write to a person in when they are not the one making the request (an
+    email an officer's or support's action sends): theirs, not the staff member's."""
+    if user.locale and user.locale in current_app.config["LANGUAGES"]:
+        return user.locale
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def init_app(app: Flask) -> None:

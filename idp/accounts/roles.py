@@ -31,6 +31,10 @@ class UnknownRole(ValueError):
     pass
 
 
+class LastAdmin(ValueError):
+    """Revoking this would leave nobody holding the admin role (nobody could run the console)."""
+
+
 def roles_of(db: Session, user_id: int) -> set[str]:
     return set(db.scalars(select(Role.role).where(Role.user_id == user_id)))
 
@@ -48,8 +52,19 @@ def grant(db: Session, user: User, role: str, *, by: int | None = None) -> bool:
 
 
 def revoke(db: Session, user: User, role: str, *, by: int | None = None) -> bool:
+    """Take ``role`` away; ``False`` when the person did not have it. Audited.
+
+    :raises LastAdmin: ``user`` is the only admin
+    """
     if role not in ROLES:
         raise UnknownRole(role)
+    if role == "admin":
+        # Lock the admin rows (PostgreSQL; SQLite serialises writers anyway), so two admins revoking
+        # each other at the same moment cannot both pass this check.
+        admins = db.scalars(select(Role.user_id).where(Role.role == "admin").with_for_update()).all()
+        if list(admins) == [user.id]:
+            db.rollback()
+            raise LastAdmin(role)
     result = db.execute(delete(Role).where(Role.user_id == user.id, Role.role == role))
     if not result.rowcount:  # type: ignore[attr-defined]
         db.rollback()

@@ -100,7 +100,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int | None] = mapped_column(unique=True)
-    at: Mapped[Created]
+    at: Mapped[Created] = mapped_column(index=True)  # the console's and dashboard's time ranges
     event: Mapped[str] = mapped_column(String(64), index=True)
     user_id: Mapped[int | None] = mapped_column(index=True)  # whom it concerns
     actor_id: Mapped[int | None] = mapped_column(index=True)  # who did it, when not the person themselves

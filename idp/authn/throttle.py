@@ -175,13 +175,20 @@ def lift(db: Session, key: str, *, user_id: int | None = None, reason: str = "op
     return True
 
 
+def account_keys(user: User, *, config: Mapping[str, Any]) -> dict[str, str]:
+    """The account key of each factor: the password's by the email's blind index (so an unknown
+    email is throttled alike), the others by account id."""
+    keys = {policy.PASSWORD: account_key(email_blind(user.email, config=config), policy.PASSWORD)}
+    keys.update({f: account_key(str(user.id), f) for f in policy.METHODS if f != policy.PASSWORD})
+    return keys
+
+
 def unlock_user(db: Session, user: User, *, config: Mapping[str, Any]) -> list[str]:
-    """Lift every account key of the person (password by their email, other factors by id).
+    """Lift every account key of the person.
 
     :returns: the factors that had been throttled or suspended
     """
-    keys = [account_key(email_blind(user.email, config=config), policy.PASSWORD)]
-    keys += [account_key(str(user.id), factor) for factor in policy.METHODS if factor != policy.PASSWORD]
+    keys = account_keys(user, config=config).values()
     return [_factor_of(key) for key in keys if lift(db, key, user_id=user.id, reason="operator")]
 
 

@@ -108,4 +108,9 @@ def _change_role(email: str, role: str, as_json: bool, change: Callable[..., boo
     if user is None:
         fail(f"cannot {verb}: no_such_user")
         return
-    emit({"user": user.email, "role": role, "changed": change(db, user, role)}, as_json)
+    try:
+        changed = change(db, user, role)
+    except roles.LastAdmin:
+        fail(f"cannot {verb}: last_admin (grant the role to someone else first)")
+        return
+    emit({"user": user.email, "role": role, "changed": changed}, as_json)

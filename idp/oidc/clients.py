@@ -43,7 +43,10 @@ class NewClient:
 
 def check_redirect_uri(uri: str, *, error: str = "invalid_redirect_uri") -> str:
     """https, or http on a loopback host; absolute; no fragment (RFC 6749 §3.1.2)."""
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as exc:
+        raise ClientMetadataError(error, f"{uri!r} could not be parsed as a URI.") from exc
     if parts.fragment or not parts.hostname:
         raise ClientMetadataError(error, f"{uri!r} must be an absolute URI without a fragment.")
     if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
@@ -311,4 +314,7 @@ def _public_jwks(jwks: dict[str, Any]) -> dict[str, Any]:
         keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError) as exc:
         raise ClientMetadataError("invalid_client_metadata", "jwks is not a valid JWK Set.") from exc
+    if any(k.key_type not in ("RSA", "EC", "OKP") for k in keys):
+        # A symmetric key is a shared secret: it has no public part to store or to show back.
+        raise ClientMetadataError("invalid_client_metadata", "jwks may hold only RSA, EC or OKP public keys.")
     return {"keys": [k.as_dict(private=False) for k in keys]}

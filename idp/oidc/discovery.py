@@ -30,6 +30,8 @@ def provider_metadata() -> dict[str, Any]:
         "end_session_endpoint": endpoint("oidc.end_session"),
         "introspection_endpoint": endpoint("oidc.introspect"),
         "revocation_endpoint": endpoint("oidc.revoke"),
+        # RFC 7591 §3 / OIDC Dynamic Client Registration 1.0: needs an initial access token from an admin
+        "registration_endpoint": endpoint("registration.register"),
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

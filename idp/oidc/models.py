@@ -39,7 +39,7 @@ class Client(Base):
     require_pkce: Mapped[bool] = mapped_column(default=True)
     # active: works; pending: registered dynamically, waits for an admin; disabled: stopped by an admin
     status: Mapped[str] = mapped_column(String(16), default="active")
-    # Why a dynamic registration waits for an admin (codes, see idp.oidc.registration_policy).
+    # Why a dynamic registration waits for an admin (codes, see idp.oidc.registration).
     review_reasons: Mapped[list[str]] = mapped_column(default=list)
     # A rotated secret keeps working until ``previous_secret_expires_at`` (the grace period).
     previous_secret_hash: Mapped[str | None] = mapped_column(String(64))

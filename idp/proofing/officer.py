@@ -45,6 +45,7 @@ from idp.crypto import check_secret
 from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.errors import render_error
+from idp.i18n import locale_of
 from idp.mail import send_mail
 from idp.proofing import service
 from idp.proofing.models import ProofingCase
@@ -427,15 +428,9 @@ def _duplicate_message() -> str:
              "Reject it with the reason “The ID number belongs to another account”.")
 
 
-def _applicant_locale(user: User) -> str:
-    if user.locale and user.locale in current_app.config["LANGUAGES"]:
-        return user.locale
-    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
-
-
 def _tell_applicant(user: User, case: ProofingCase) -> None:
     """The decision, by email, in the applicant's language; a rejection says why, never the note."""
-    with force_locale(_applicant_locale(user)):
+    with force_locale(locale_of(user)):
         if case.status == "approved":
             subject = _("Your identity is verified")
             body = _("Your identity verification was approved. Your Digital ID is now verified at "

@@ -88,7 +88,7 @@ def label(key: dt.date, period: Period) -> str:
     return key.strftime("%Y-%m") if period == "month" else key.isoformat()
 
 
-def _midnight(day: dt.date) -> dt.datetime:
+def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
@@ -97,7 +97,7 @@ def build(db: Session, *, period: Period, start: dt.date, end: dt.date, min_coun
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}")
     start, end = bounds(period, start, end)
-    since, until = _midnight(start), _midnight(end + dt.timedelta(days=1))
+    since, until = midnight(start), midnight(end + dt.timedelta(days=1))
 
     def key_of(at: dt.datetime) -> dt.date:
         return period_start(at.astimezone(dt.UTC).date(), period)

@@ -47,6 +47,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_clients_initial_token_id'), ['initial_token_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_clients_initial_token_id_initial_access_tokens'),
                                     'initial_access_tokens', ['initial_token_id'], ['id'], ondelete='SET NULL')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
     op.execute("UPDATE clients SET status = CASE WHEN active THEN 'active' ELSE 'disabled' END")
     with op.batch_alter_table('clients', schema=None) as batch_op:
         batch_op.drop_column('active')
@@ -64,3 +66,5 @@ def downgrade() -> None:
                        'previous_secret_expires_at', 'previous_secret_hash', 'review_reasons', 'status'):
             batch_op.drop_column(column)
     op.drop_table('initial_access_tokens')
+    with op.batch_alter_table('audit_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_events_at'))

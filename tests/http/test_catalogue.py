@@ -118,3 +118,17 @@ def test_a_thai_reader_sees_the_thai_name_and_the_logo(app, client):
     assert "img-src 'self' data: https:" in thai.headers["Content-Security-Policy"]
     english = client.get("/services", headers={"Accept-Language": "en"})
     assert "Land Office" in english.text and "สำนักงานที่ดิน" not in english.text
+
+
+def test_the_consent_page_names_the_e_service_in_thai_for_a_thai_reader(app, client):
+    from tests.factories import make_user
+    from tests.flows import authorize_url
+    from tests.flows import pkce_pair
+    from tests.flows import sign_in
+
+    make_user(app)
+    rp = make_client(app, name="Land Office", name_th="สำนักงานที่ดิน")
+    sign_in(client)
+    _, challenge = pkce_pair()
+    page = client.get(authorize_url(rp.client.client_id, challenge, ui_locales="th"))
+    assert page.status_code == 200 and "สำนักงานที่ดิน" in page.text and "Land Office" not in page.text

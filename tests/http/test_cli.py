@@ -18,6 +18,7 @@ from idp.cli import keys
 from idp.cli import serve
 from idp.cli import users
 from idp.db import get_session
+from tests.factories import make_user
 
 for _module in (clients, db, demo, keys, serve, users):
     _module.register(cli)
@@ -222,3 +223,13 @@ def test_demo_seed_makes_a_staff_member_with_every_role(app, run):
         db = get_session()
         assert roles.roles_of(db, find_by_email(db, out["staff_email"]).id) == set(roles.ROLES)
     run("demo", "seed", "--json")  # twice is fine
+
+
+def test_the_last_admin_keeps_the_role(app, run):
+    make_user(app, "boss@example.com")
+    make_user(app, "deputy@example.com")
+    run("users", "grant-role", "boss@example.com", "admin")
+    refused = run("users", "revoke-role", "boss@example.com", "admin")
+    assert refused.exit_code != 0 and "last_admin" in refused.output
+    run("users", "grant-role", "deputy@example.com", "admin")
+    assert json.loads(run("users", "revoke-role", "boss@example.com", "admin", "--json").stdout)["changed"]
