@@ -7,6 +7,7 @@ that are emails (PDPA). Bad input gets the form back with a 400, an unknown emai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint
@@ -14,7 +15,6 @@ from flask import Response
 from flask import current_app
 from flask import render_template
 from flask import request
-from flask import stream_with_context
 from flask_babel import gettext as _
 
 from idp import audit
@@ -119,8 +119,15 @@ def export(ctx: AuthContext) -> Response | tuple[str, int]:
         return _render(400, error=_("%(count)d events match; at most %(max)d can be exported at once. "
                                     "Narrow the time range.", count=rows, max=most))
     _audited(ctx, "audit_exported", filters, criteria.user_id, rows=rows)
-    body = stream_with_context(search.csv_lines(search.export_rows(db, criteria, upto=upto, limit=most)))
-    return Response(body, content_type="text/csv; charset=utf-8", headers={
+    factory = current_app.extensions["idp.db"]
+
+    def body() -> Iterator[str]:
+        # Its own session, opened when the server starts sending and closed when it stops: a response
+        # that is never read holds no connection (the request's session ends with the request).
+        with factory() as own:
+            yield from search.csv_lines(search.export_rows(own, criteria, upto=upto, limit=most))
+
+    return Response(body(), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{search.export_filename(filters)}"',
         "Cache-Control": "no-store"})
 
