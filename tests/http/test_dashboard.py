@@ -20,6 +20,8 @@ from tests.flows import follow_to_code
 from tests.flows import pkce_pair
 from tests.staff import browser
 from tests.staff import staff_client
+from tests.timeline import move_to
+from tests.timeline import next_midnight
 
 URL = "/console/dashboard/"
 H = dt.timedelta(hours=1)
@@ -78,16 +80,9 @@ def visible_text(root):
     return out
 
 
-def move_to(clock, when):
-    delta = (when - clock.utc_now()).total_seconds()
-    assert delta > 0
-    clock.advance(delta)
-
-
 @pytest.fixture
 def day0(clock):
-    today = clock.utc_now().date()
-    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return next_midnight(clock)
 
 
 def days(day, count):

@@ -11,23 +11,16 @@ from idp.proofing.models import ProofingCase
 from idp.stats import dashboard as stats
 from idp.stats.dashboard import DateRange
 from tests.factories import make_client
+from tests.timeline import move_to
+from tests.timeline import next_midnight
 
 H = dt.timedelta(hours=1)
 HOSTILE = "<script>alert(1)</script>"
 
 
-def move_to(clock, when):
-    """Let the IdP's clock run forward to ``when`` (it only goes forward)."""
-    delta = (when - clock.utc_now()).total_seconds()
-    assert delta > 0
-    clock.advance(delta)
-
-
 @pytest.fixture
 def day0(clock):
-    """Midnight UTC of a day that starts after now: the tests seed from there on."""
-    today = clock.utc_now().date()
-    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return next_midnight(clock)
 
 
 def person(db, name):

@@ -1,0 +1,19 @@
+"""Letting the IdP's clock run to a given moment, for tests that seed events on chosen days."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+
+def move_to(clock: Any, when: dt.datetime) -> None:
+    """Let the IdP's clock run forward to ``when`` (it only goes forward)."""
+    delta = (when - clock.utc_now()).total_seconds()
+    assert delta > 0
+    clock.advance(delta)
+
+
+def next_midnight(clock: Any) -> dt.datetime:
+    """Midnight UTC of the day after today: tests seed from there on."""
+    today = clock.utc_now().date()
+    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
