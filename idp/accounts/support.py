@@ -255,7 +255,7 @@ def notify_reset(user: User, *, when: dt.datetime) -> None:
         _("Your sign-in methods were reset by support on %(date)s: authenticator apps, passkeys, security keys "
           "and recovery codes were removed, and you were signed out everywhere. Your password still works: "
           "sign in and add a new way to sign in on the Security page.\n\n"
-          "If this wasn't you, contact us at once.", date=_date(when))))
+          "If you did not ask for this, contact support at once.", date=_date(when))))
 
 
 def _notify(user: User, words: Callable[[], tuple[str, str]]) -> None:

@@ -336,7 +336,7 @@ def test_reset_removes_second_factors_keeps_the_password_and_aal2_is_out_of_reac
 
     subject, body = mails(app, PERSON)[-1]
     assert subject == "Your sign-in methods were reset"
-    assert "reset by support on " in body and "If this wasn't you, contact us" in body
+    assert "reset by support on " in body and "If you did not ask for this, contact support" in body
     [event] = events(app, "authenticators_reset", person)
     assert event.actor_id == make_staff(app, SUPPORT) and event.details["reason"] == "lost_authenticator"
     assert (event.details["totp"], event.details["webauthn"], event.details["recovery_codes"]) == (1, 1, 10)
