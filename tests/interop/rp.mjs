@@ -8,7 +8,10 @@
 //
 // Environment (see README.md):
 //   OP_ISSUER                    issuer identifier, e.g. http://127.0.0.1:5000 (loopback only)
-//   RP_CLIENT_ID                 client_id
+//   RP_CLIENT_ID                 client_id (not with RP_INITIAL_ACCESS_TOKEN)
+//   RP_INITIAL_ACCESS_TOKEN      register the client first (RFC 7591, openid-client's
+//                                dynamicClientRegistration) with this bearer token; the registered
+//                                client then signs in. Extra metadata as JSON in RP_REGISTER_METADATA
 //   RP_CLIENT_SECRET             client secret -> client_secret_basic
 //   RP_PRIVATE_JWK               private JWK (JSON text, or a path to a JSON file) -> private_key_jwt
 //   RP_TOKEN_ENDPOINT_AUTH_METHOD  optional override: client_secret_basic | client_secret_post |
@@ -712,7 +715,7 @@ async function main() {
   try {
     issuer = new URL(required('OP_ISSUER'));
     assertLoopback(issuer);
-    clientId = required('RP_CLIENT_ID');
+    clientId = env.RP_INITIAL_ACCESS_TOKEN ? null : required('RP_CLIENT_ID');
     redirectUri = required('RP_REDIRECT_URI');
     new URL(redirectUri); // eslint-disable-line no-new
     if (!env.RP_USERNAME || env.RP_PASSWORD === undefined) throw new StepError('missing_configuration', { variable: 'RP_USERNAME/RP_PASSWORD' });
@@ -732,11 +735,35 @@ async function main() {
     if (env.RP_ID_TOKEN_ALG) metadata.id_token_signed_response_alg = env.RP_ID_TOKEN_ALG;
     const execute = [client.enableNonRepudiationChecks]; // also verify ID token signatures against jwks_uri
     if (issuer.protocol === 'http:') execute.unshift(client.allowInsecureRequests);
-    const cfg = await client.discovery(issuer, clientId, metadata, auth.auth, {
-      execute,
-      timeout: TIMEOUT_S,
-      [client.customFetch]: guardedFetch,
-    });
+    let cfg;
+    if (env.RP_INITIAL_ACCESS_TOKEN) {
+      // Discovery, then POST registration_endpoint with the initial access token (RFC 7591 §3).
+      const extra = env.RP_REGISTER_METADATA ? JSON.parse(env.RP_REGISTER_METADATA) : {};
+      delete metadata.client_secret;
+      cfg = await client.dynamicClientRegistration(issuer, { ...metadata, ...extra, token_endpoint_auth_method: auth.method }, auth.auth, {
+        initialAccessToken: env.RP_INITIAL_ACCESS_TOKEN,
+        execute,
+        timeout: TIMEOUT_S,
+        [client.customFetch]: guardedFetch,
+      });
+      const registered = cfg.clientMetadata();
+      clientId = registered.client_id;
+      result.client.client_id = clientId;
+      result.registration = {
+        client_id: registered.client_id,
+        status: registered.status,
+        review_reasons: registered.review_reasons ?? [],
+        registration_client_uri: registered.registration_client_uri,
+        registration_access_token: registered.registration_access_token,
+        token_endpoint_auth_method: registered.token_endpoint_auth_method,
+      };
+    } else {
+      cfg = await client.discovery(issuer, clientId, metadata, auth.auth, {
+        execute,
+        timeout: TIMEOUT_S,
+        [client.customFetch]: guardedFetch,
+      });
+    }
     const md = cfg.serverMetadata();
     for (const k of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'revocation_endpoint', 'end_session_endpoint']) {
       if (md[k]) assertLoopback(md[k]);
@@ -1018,6 +1045,7 @@ async function run() {
       session_check: result.session_check ?? null,
       token_response: result.token_response,
       client: result.client,
+      ...(result.registration !== undefined && { registration: result.registration }),
       discovery: result.discovery,
       openid_client_version: await libraryVersion(),
       steps,

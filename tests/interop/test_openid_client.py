@@ -142,3 +142,34 @@ def test_es256_id_token(live_idp: LiveIdp, run_rp: RunRp) -> None:
     assert "ES256" in result["discovery"]["id_token_signing_alg_values_supported"]
     claims = assert_id_token(result, issuer=live_idp.issuer, client_id=client["client_id"])
     assert result["userinfo"]["sub"] == claims["sub"]
+
+
+def test_an_agency_registers_with_openid_client_and_signs_in_at_once(live_idp: LiveIdp, account: Account,
+                                                                     run_rp: RunRp) -> None:
+    """RFC 7591 through openid-client's dynamicClientRegistration: inside the agency's policy the
+    e-Service is active at once and its first sign-in works; RFC 7592 then reads it back."""
+    import urllib.request
+
+    issued = live_idp.cli("clients", "issue-token", "--agency", "Interop agency", "--scope", "profile",
+                          "--scope", "email", "--scope", "offline_access", "--max-ial", "1", "--max-aal", "2")
+    key = _ec_key()
+    metadata = {"client_name": "Registered by openid-client", "client_name#th": "ลงทะเบียนด้วยตนเอง",
+                "post_logout_redirect_uris": [POST_LOGOUT_REDIRECT_URI],
+                "jwks": {"keys": [key.as_dict(private=False)]}, "scope": "openid profile email offline_access",
+                "default_acr_values": ["urn:th:digitalid:ial1:aal1"]}
+
+    result = run_rp(RP_INITIAL_ACCESS_TOKEN=issued["initial_access_token"], RP_REGISTER_METADATA=json.dumps(metadata),
+                    RP_PRIVATE_JWK=json.dumps(key.as_dict(private=True)), RP_SKIP=SIGN_IN_ONLY)
+
+    registration = result["registration"]
+    assert registration["status"] == "active" and registration["review_reasons"] == []
+    assert registration["token_endpoint_auth_method"] == "private_key_jwt"
+    claims = assert_id_token(result, issuer=live_idp.issuer, client_id=registration["client_id"])
+    assert result["userinfo"]["sub"] == claims["sub"] and result["userinfo"]["email"] == account.email
+
+    request = urllib.request.Request(registration["registration_client_uri"], headers={
+        "Authorization": "Bearer " + registration["registration_access_token"]})
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the loopback live IdP
+        read_back = json.load(response)
+    assert read_back["client_id"] == registration["client_id"] and read_back["client_name#th"] == "ลงทะเบียนด้วยตนเอง"
+
