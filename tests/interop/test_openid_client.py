@@ -169,7 +169,7 @@ def test_an_agency_registers_with_openid_client_and_signs_in_at_once(live_idp: L
 
     request = urllib.request.Request(registration["registration_client_uri"], headers={
         "Authorization": "Bearer " + registration["registration_access_token"]})
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the loopback live IdP
+    with urllib.request.urlopen(request, timeout=10) as response:
         read_back = json.load(response)
     assert read_back["client_id"] == registration["client_id"] and read_back["client_name#th"] == "ลงทะเบียนด้วยตนเอง"
 
