@@ -52,7 +52,7 @@ class Client(Base):
     created_at: Mapped[Created]
     updated_at: Mapped[dt.datetime | None]
 
-    initial_token: Mapped[InitialAccessToken | None] = relationship(lazy="joined")
+    initial_token: Mapped[InitialAccessToken | None] = relationship()  # the console reads it; protocol paths never do
 
     @hybrid_property
     def active(self) -> bool:
