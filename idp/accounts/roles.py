@@ -89,15 +89,16 @@ def require_role(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., 
         def guarded(*args: Any, **kwargs: Any) -> Any:
             db = get_session()
             ctx = auth_session.current(db)
+            here = request.full_path if request.query_string else request.path
             if ctx is None:
-                return redirect(url_for("accounts.signin", next=request.full_path))
+                return redirect(url_for("accounts.signin", next=here))
             granted = set(allowed) & roles_of(db, ctx.user.id)
             if not granted:
                 return render_error(403)
             if ctx.aal() < 2:
-                return redirect(url_for("authn.step_up", aal=2, next=request.full_path))
+                return redirect(url_for("authn.step_up", aal=2, next=here))
             if granted == {"admin"} and not ctx.used_webauthn(2):
-                return redirect(url_for("authn.step_up", aal=2, next=request.full_path) + "&with=webauthn")
+                return redirect(url_for("authn.step_up", aal=2, next=here) + "&with=webauthn")
             return view(*args, ctx=ctx, **kwargs)
 
         guarded.allowed_roles = frozenset(allowed)  # type: ignore[attr-defined]  # read by the role-matrix test
