@@ -134,3 +134,30 @@ def test_step_up_page_refuses_garbage_cleanly(app, client, rp, pairs):
     assert response.status_code < 500, response.text[:500]
     if response.status_code in (302, 303):
         assert not response.headers["Location"].startswith("http")  # never off-site
+
+
+META_NAMES = ["client_name", "client_name#th", "redirect_uris", "post_logout_redirect_uris", "scope", "jwks",
+              "jwks_uri", "token_endpoint_auth_method", "subject_type", "sector_identifier_uri", "logo_uri",
+              "id_token_signed_response_alg", "default_acr_values", "grant_types", "response_types",
+              "allowed_claims", "client_id", "client_secret", "registration_access_token", "x"]
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), text,
+              st.sampled_from(["https://rp.example/cb", "http://localhost/cb", "https://[x/cb", "private_key_jwt",
+                               "none", "urn:th:digitalid:ial2:aal2", "openid national_id"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.sampled_from(["keys", "kty", "x"]),
+                                                                          inner, max_size=3)),
+    max_leaves=8)
+
+
+@SETTINGS
+@given(body=st.dictionaries(st.sampled_from(META_NAMES), json_values, max_size=10))
+def test_registration_metadata(app, client, body):
+    from idp.oidc.registration import issue_initial_token
+
+    with app.app_context():
+        token = issue_initial_token(get_session(), agency="Fuzz", allowed_scopes=["profile"], max_ial=1, max_aal=2,
+                                    days=1).token
+    response = client.post("/register", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (201, 400), response.text[:500]
+    if response.status_code == 400:
+        assert response.json["error"] in ("invalid_client_metadata", "invalid_redirect_uri")
