@@ -14,6 +14,7 @@ from sqlalchemy import ForeignKey
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import case
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -66,6 +67,14 @@ class Client(Base):
     @classmethod
     def _active_expression(cls) -> ColumnElement[bool]:
         return cls.status == "active"
+
+    @active.inplace.update_expression
+    @classmethod
+    def _active_update(cls, value: Any) -> list[tuple[Any, Any]]:
+        """``update(Client).values(active=False)`` writes the status, not a comparison."""
+        if isinstance(value, bool):
+            return [(cls.status, "active" if value else "disabled")]
+        return [(cls.status, case((value, "active"), else_="disabled"))]
 
     # -- Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:

@@ -101,7 +101,7 @@ def test_disabled_client_tokens_stop_introspecting_active(app, client, rp, issue
     other = make_client(app, name="Auditor API")
     with app.app_context():
         db = get_session()
-        db.execute(update(Client).where(Client.id == rp.client.id).values(active=False))
+        db.execute(update(Client).where(Client.id == rp.client.id).values(status="disabled"))
         db.commit()
     info = client.get("/userinfo", headers={"Authorization": "Bearer " + issued["access_token"]})
     assert info.status_code == 401
