@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from sqlalchemy import select
 
 from idp.db import get_session
 from idp.oidc.models import Client
 
 
+def allow_disabled_client() -> None:
+    """For this request only (introspection): a disabled client still authenticates, so its
+    resource servers hear ``{"active": false}`` rather than an error (RFC 7662 §2.2)."""
+    g.idp_allow_disabled_client = True
+
+
 def query_client(client_id: Any) -> Client | None:
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
         return None
     client = get_session().scalar(select(Client).where(Client.client_id == client_id))
-    return client if client is not None and client.active else None
+    if client is None:
+        return None
+    if client.active or (client.status == "disabled" and g.get("idp_allow_disabled_client")):
+        return client
+    return None
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:

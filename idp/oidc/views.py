@@ -179,6 +179,8 @@ def revoke() -> Response:
 @bp.route("/introspect", methods=["POST"])
 @csrf.exempt
 def introspect() -> Response:
+    # A disabled e-Service may still authenticate here, and learns that its tokens are no longer active.
+    storage.allow_disabled_client()
     return _no_store(authorization.create_endpoint_response("introspection"))
 
 

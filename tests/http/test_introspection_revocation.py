@@ -106,3 +106,40 @@ def test_disabled_client_tokens_stop_introspecting_active(app, client, rp, issue
     info = client.get("/userinfo", headers={"Authorization": "Bearer " + issued["access_token"]})
     assert info.status_code == 401
     assert _introspect(client, other, issued["access_token"]).json == {"active": False}
+
+
+def test_a_disabled_client_hears_its_own_tokens_are_no_longer_active(app, client, rp, issued):
+    from idp.db import get_session
+    from idp.oidc.clients import set_status
+    from idp.oidc.models import Client
+
+    assert _introspect(client, rp, issued["access_token"]).json["active"] is True
+    with app.app_context():
+        db = get_session()
+        set_status(db, db.get(Client, rp.client.id), "disabled")
+    response = _introspect(client, rp, issued["access_token"])
+    assert response.status_code == 200 and response.json == {"active": False}
+    # ...but nothing else: no new tokens, no revocation, no sign-in
+    refreshed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": issued["refresh_token"]},
+                            headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert refreshed.status_code == 401 and refreshed.json["error"] == "invalid_client"
+    revoked = client.post("/revoke", data={"token": issued["access_token"]},
+                          headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert revoked.status_code == 401
+    with app.app_context():
+        db = get_session()
+        set_status(db, db.get(Client, rp.client.id), "active")
+    assert _introspect(client, rp, issued["access_token"]).json["active"] is True
+
+
+def test_a_pending_client_cannot_introspect(app, client, rp, issued):
+    from sqlalchemy import update
+
+    from idp.db import get_session
+    from idp.oidc.models import Client
+
+    with app.app_context():
+        db = get_session()
+        db.execute(update(Client).where(Client.id == rp.client.id).values(status="pending"))
+        db.commit()
+    assert _introspect(client, rp, issued["access_token"]).status_code == 401
