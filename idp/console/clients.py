@@ -131,7 +131,8 @@ def edit(client_id: str, *, ctx: AuthContext) -> Response | tuple[str, int]:
         return _render_form(ClientForm.from_metadata(client.client_metadata, trusted=client.trusted), client=client)
     form = ClientForm.from_form(request.form)
     try:
-        secret = service.update_client(get_session(), client, form.metadata(), trusted=form.trusted, by=ctx.user.id)
+        secret = service.update_client(get_session(), client, form.metadata(), trusted=form.trusted,
+                                       national_id_allowed=form.national_id, by=ctx.user.id)
     except ClientMetadataError as exc:
         return _render_form(form, client=client, error=_metadata_error(exc), status=400)
     if secret:

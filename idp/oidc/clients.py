@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
@@ -22,6 +23,7 @@ from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import PROTOCOL_CLAIMS
 from idp.oidc.models import Client
 from idp.oidc.models import InitialAccessToken
+from idp.oidc.models import Token
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 
@@ -240,14 +242,22 @@ def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False
 
 
 def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, trusted: bool | None = None,
-                  require_pkce: bool | None = None, by: int | None = None, commit: bool = True) -> str | None:
+                  require_pkce: bool | None = None, national_id_allowed: bool | None = None,
+                  by: int | None = None, commit: bool = True) -> str | None:
     """Replace the metadata after validating it; returns a new secret when the client newly needs one.
 
-    The national ID permission is the operator's decision and is kept as it was.
+    :param national_id_allowed: the operator's decision (``None``: kept as it was, which is all an
+        agency's own update through RFC 7592 can do). Taking it away revokes the tokens that carry
+        the ``national_id`` scope.
     """
     pkce = client.require_pkce if require_pkce is None else require_pkce
-    metadata = validate_metadata(raw, national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
-                                 require_pkce=pkce)
+    was_allowed = bool(client.client_metadata.get("national_id_allowed"))
+    allowed = was_allowed if national_id_allowed is None else national_id_allowed
+    metadata = validate_metadata(raw, national_id_allowed=allowed, require_pkce=pkce)
+    if was_allowed and not allowed:
+        db.execute(update(Token).where(Token.client_id == client.id, Token.revoked_at.is_(None),
+                                       Token.scope.contains("national_id"))
+                   .values(revoked_at=utc_now()).execution_options(synchronize_session=False))
     secret = None
     if uses_secret(metadata) and not client.client_secret_hash:
         secret = random_token(32)

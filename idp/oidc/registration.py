@@ -98,8 +98,8 @@ REASONS: dict[str, LazyString] = {
     ASSURANCE_ABOVE_AGENCY_LIMIT: _l("Its default assurance level (default_acr_values) is above the IAL or AAL "
                                      "the agency's initial access token allows."),
     NATIONAL_ID_NEEDS_OPERATOR: _l("It asked for the national ID number, which was left out of what it registered. "
-                                   "Approving does not grant it: only an e-Service an administrator registers "
-                                   "with that permission receives it."),
+                                   "Approving does not grant it: allow it on the e-Service's edit page only if "
+                                   "the agency is entitled to it by law."),
     METADATA_URI_INTERNAL: _l("The jwks_uri or sector_identifier_uri points at an internal host (a private or "
                               "loopback address, or a name without a domain), which this server would fetch."),
     NO_AGENCY_POLICY: _l("The initial access token it was registered with no longer exists, so there is no "

@@ -282,7 +282,7 @@ def test_edit_form_is_filled_from_the_stored_metadata(admin, rp):
     page = admin.get(f"/console/clients/{rp.client.client_id}/edit").text
     assert 'value="Restaurant licence"' in page and 'value="ใบอนุญาตร้านอาหาร"' in page
     assert ">https://rp.example/cb</textarea>" in page and ">https://rp.example/bye</textarea>" in page
-    assert 'name="national_id_allowed"' not in page
+    assert re.search(r'<input type="checkbox" id="national_id_allowed" name="national_id_allowed" value="1" ', page)
     assert 'value="ใบอนุญาตร้านอาหาร" lang="th"' in page
     assert re.search(r'<textarea id="jwks"[^>]*autocomplete="off"', page)
     assert page.count("<label for=") >= page.count("<input id=") + page.count("<textarea id=")
@@ -300,6 +300,27 @@ def test_edit_saves_the_metadata_and_audits_the_fields(app, admin, rp):
     [event] = _events(app, "client_updated")
     assert event.actor_id == _admin_id(app) and event.client_id == stored.id
     assert {"client_name", "redirect_uris", "trusted"} <= set(event.details["fields"])
+
+
+def test_the_national_id_permission_is_given_and_taken_away_on_edit(app, admin, rp):
+    """The operator's decision, e.g. for a registration held with national_id_needs_operator; taking it
+    away revokes the tokens that carry the number, and only those."""
+    cid = rp.client.client_id
+    form = {k: v for k, v in FORM.items() if k != "default_acr_values"}  # an IAL1 citizen signs in below
+    assert post(admin, f"/console/clients/{cid}/edit", **form, national_id_allowed="1").status_code == 302
+    meta = _client(app, cid).client_metadata
+    assert meta["national_id_allowed"] is True and "national_id" in meta["scope"].split()
+    with_number = full_flow(browser(app), cid, rp.client_secret, scope="openid national_id")
+    without = full_flow(browser(app), cid, rp.client_secret, scope="openid profile")
+    [event] = _events(app, "client_updated")
+    assert {"national_id_allowed", "scope"} <= set(event.details["fields"])
+
+    assert post(admin, f"/console/clients/{cid}/edit", **form).status_code == 302
+    meta = _client(app, cid).client_metadata
+    assert "national_id_allowed" not in meta and "national_id" not in meta["scope"].split()
+    citizen = browser(app)
+    assert _introspect(citizen, cid, rp.client_secret, with_number["access_token"]).json == {"active": False}
+    assert _introspect(citizen, cid, rp.client_secret, without["access_token"]).json["active"] is True
 
 
 def test_edit_with_bad_input_changes_nothing(app, admin, rp):
