@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,12 +31,56 @@ def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _pg_database() -> Iterator[str]:
+def _admin_engine() -> Any:
     assert PG_URL
-    name = "idp_test_" + uuid.uuid4().hex[:10]
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    return create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+
+
+def _migrated(url: str, keys_dir: Path, tmp_path: Path) -> None:
+    """Migrate ``url`` to head once, for tests to start from a copy (migrating per test is most of
+    a short test's time)."""
+    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "instance")
+    try:
+        application = create_app({"ISSUER": "http://localhost", "DATABASE_URL": url, "KEYS_DIR": str(keys_dir),
+                                  "SECRET_KEY": "test-secret-key-" + "x" * 32,
+                                  "MAIL_OUTBOX_DIR": str(tmp_path / "outbox")})
+    finally:
+        os.environ.pop("IDP_INSTANCE_PATH", None)
+    migrate.upgrade(application)
+    from idp.db import engine_of
+
+    engine_of(application).dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(keys_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database at head: a PostgreSQL template database's name, or a SQLite file's path."""
+    tmp = tmp_path_factory.mktemp("template")
+    if not PG_URL:
+        path = tmp / "template.db"
+        _migrated(f"sqlite:///{path}", keys_dir, tmp)
+        yield str(path)
+        return
+    name = "idp_template_" + uuid.uuid4().hex[:10]
+    admin = _admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = PG_URL.rpartition("/")
+    try:
+        _migrated(f"{base}/{name}", keys_dir, tmp)
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _pg_database(template: str) -> Iterator[str]:
+    assert PG_URL
+    name = "idp_test_" + uuid.uuid4().hex[:10]
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     base, _, _ = PG_URL.rpartition("/")
     try:
         yield f"{base}/{name}"
@@ -46,10 +91,12 @@ def _pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
+def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
+    """A fresh database per test, already at head (the app fixture's upgrade then finds nothing to do)."""
     if PG_URL:
-        yield from _pg_database()
+        yield from _pg_database(migrated_template)
     else:
+        shutil.copyfile(migrated_template, tmp_path / "idp.db")
         yield f"sqlite:///{tmp_path / 'idp.db'}"
 
 
