@@ -390,7 +390,7 @@ def stub():
 
 
 def http_registry(url: str, **settings: Any) -> HttpRegistry:
-    config = {"PROOFING_REGISTRY_URL": url, "PROOFING_REGISTRY_TIMEOUT": 0.3, "PROOFING_REGISTRY_RETRIES": 2,
+    config = {"PROOFING_REGISTRY_URL": url, "PROOFING_REGISTRY_TIMEOUT": 2.0, "PROOFING_REGISTRY_RETRIES": 2,
               "PROOFING_REGISTRY_BACKOFF": 0.01}
     config.update(settings)
     return HttpRegistry(config)
