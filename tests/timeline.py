@@ -14,6 +14,7 @@ def move_to(clock: Any, when: dt.datetime) -> None:
 
 
 def next_midnight(clock: Any) -> dt.datetime:
-    """Midnight UTC of the day after today: tests seed from there on."""
+    """Midnight UTC two days from today: tests seed from there on, and from the day before it, which
+    is then still ahead of the clock whatever the time of day (at 23:30 tomorrow's midnight is not)."""
     today = clock.utc_now().date()
-    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    return dt.datetime(today.year, today.month, today.day, tzinfo=dt.UTC) + dt.timedelta(days=2)
