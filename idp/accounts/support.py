@@ -40,6 +40,7 @@ from idp.authn.models import TotpCredential
 from idp.authn.models import WebAuthnCredential
 from idp.i18n import locale_of
 from idp.mail import send_mail
+from idp.oidc import tokens
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Token
 
@@ -220,14 +221,13 @@ def end_access(db: Session, user_id: int, *, now: dt.datetime) -> Ended:
     """
     sessions = db.execute(update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
                           .values(ended_at=now).execution_options(synchronize_session=False))
-    tokens = db.execute(update(Token).where(Token.user_id == user_id, Token.revoked_at.is_(None))
-                        .values(revoked_at=now).execution_options(synchronize_session=False))
+    revoked = tokens.revoke_where(db, Token.user_id == user_id, now=now)
     # A code issued a moment ago carries the old acr; its exchange must not mint a fresh token.
     db.execute(update(AuthorizationCode).where(AuthorizationCode.user_id == user_id,
                                                AuthorizationCode.used_at.is_(None),
                                                AuthorizationCode.expires_at > now)
                .values(expires_at=now).execution_options(synchronize_session=False))
-    return Ended(sessions=int(sessions.rowcount), tokens=int(tokens.rowcount))  # type: ignore[attr-defined]
+    return Ended(sessions=int(sessions.rowcount), tokens=revoked)  # type: ignore[attr-defined]
 
 
 # -- notices to the person, in their language ---------------------------------------------------------

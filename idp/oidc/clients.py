@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
@@ -19,6 +18,7 @@ from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc import tokens
 from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import PROTOCOL_CLAIMS
 from idp.oidc.models import Client
@@ -255,9 +255,7 @@ def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, truste
     allowed = was_allowed if national_id_allowed is None else national_id_allowed
     metadata = validate_metadata(raw, national_id_allowed=allowed, require_pkce=pkce)
     if was_allowed and not allowed:
-        db.execute(update(Token).where(Token.client_id == client.id, Token.revoked_at.is_(None),
-                                       Token.scope.contains("national_id"))
-                   .values(revoked_at=utc_now()).execution_options(synchronize_session=False))
+        tokens.revoke_where(db, Token.client_id == client.id, Token.scope.contains("national_id"))
     secret = None
     if uses_secret(metadata) and not client.client_secret_hash:
         secret = random_token(32)

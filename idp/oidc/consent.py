@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.db import utc_now
+from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
 from idp.oidc.models import Token
@@ -62,8 +61,7 @@ def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
     if row is None:
         return False
     db.delete(row)
-    db.execute(update(Token).where(Token.user_id == user_id, Token.client_id == client_id,
-                                   Token.revoked_at.is_(None)).values(revoked_at=utc_now()))
+    tokens.revoke_where(db, Token.user_id == user_id, Token.client_id == client_id)
     audit.record(db, "consent_withdrawn", user_id=user_id, client_id=client_id, commit=False)
     db.commit()
     return True

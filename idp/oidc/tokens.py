@@ -105,8 +105,16 @@ def find_any(db: Session, value: str) -> tuple[Token, bool] | None:
     return None if row is None else (row, row.refresh_token_hash == digest)
 
 
+def revoke_where(db: Session, *conditions: Any, now: dt.datetime | None = None) -> int:
+    """Revoke every live token matching ``conditions`` (not committed: the caller's change commits it);
+    how many. The one way tokens are revoked in bulk: a family, a consent, an account, a permission."""
+    result = db.execute(update(Token).where(Token.revoked_at.is_(None), *conditions)
+                        .values(revoked_at=now or utc_now()).execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def revoke_family(db: Session, family: str) -> None:
-    db.execute(update(Token).where(Token.family == family, Token.revoked_at.is_(None)).values(revoked_at=utc_now()))
+    revoke_where(db, Token.family == family)
 
 
 def refresh_is_usable(row: Token) -> bool:

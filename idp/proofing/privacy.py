@@ -33,6 +33,7 @@ from idp.accounts.models import User
 from idp.authn.models import RecoveryCode
 from idp.authn.models import TotpCredential
 from idp.authn.models import WebAuthnCredential
+from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
 from idp.oidc.models import Token
@@ -253,13 +254,10 @@ def erase_proofing(db: Session, user: User, *, now: dt.datetime) -> dict[str, in
         if case.purged_at is None:
             case.purged_at = now
     user.ial = 1
-    revoked = db.execute(update(Token)
-                         .where(Token.user_id == uid, Token.revoked_at.is_(None),
-                                or_(Token.acr.like("%:ial2:%"), Token.acr.like("%:ial3:%")))
-                         .values(revoked_at=now)
-                         .execution_options(synchronize_session=False))
+    revoked = tokens.revoke_where(db, Token.user_id == uid,
+                                  or_(Token.acr.like("%:ial2:%"), Token.acr.like("%:ial3:%")), now=now)
     counts = {"identity": int(identity is not None), "cases": len(cases), "withdrawn": withdrawn,
-              "tokens_revoked": int(revoked.rowcount)}  # type: ignore[attr-defined]
+              "tokens_revoked": revoked}
     audit.record(db, "proofing_data_erased", user_id=uid, commit=False, **counts)
     db.commit()
     return counts
