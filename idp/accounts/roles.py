@@ -10,6 +10,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from flask import g
 from flask import redirect
 from flask import request
 from flask import url_for
@@ -92,7 +93,8 @@ def require_role(*allowed: str) -> Callable[[Callable[..., Any]], Callable[..., 
             here = request.full_path if request.query_string else request.path
             if ctx is None:
                 return redirect(url_for("accounts.signin", next=here))
-            granted = set(allowed) & roles_of(db, ctx.user.id)
+            g.staff_roles = held = roles_of(db, ctx.user.id)  # the console's navigation reads it again
+            granted = set(allowed) & held
             if not granted:
                 return render_error(403)
             if ctx.aal() < 2:

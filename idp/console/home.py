@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from flask import g
 from flask import render_template
 from flask_babel import gettext as _
 
 from idp.accounts import roles
-from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
-from idp.db import get_session
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
@@ -51,9 +50,8 @@ def role_name(role: str) -> str:
 @bp.app_context_processor
 def _console_helpers() -> dict[str, Any]:
     def console_sections() -> list[str]:
-        db = get_session()
-        ctx = auth_session.current(db)
-        return sections_for(roles.roles_of(db, ctx.user.id)) if ctx else []
+        held = g.get("staff_roles")  # set by the role guard of the page being rendered
+        return sections_for(held) if held else []
 
     return {"console_sections": console_sections, "console_section_name": section_name}
 
@@ -66,5 +64,5 @@ def _role_name_filter(role: str) -> str:
 @bp.route("/")
 @roles.require_role(*roles.ROLES)
 def index(ctx: AuthContext) -> str:
-    held = roles.roles_of(get_session(), ctx.user.id)
+    held: set[str] = g.staff_roles
     return render_template("console/home.html", sections=sections_for(held), held=sorted(held))
