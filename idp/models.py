@@ -5,8 +5,8 @@ from __future__ import annotations
 from idp.accounts.models import AuthSession
 from idp.accounts.models import Role
 from idp.accounts.models import User
-from idp.authn.models import AuditEvent
-from idp.authn.models import AuditHead
+from idp.audit.models import AuditEvent
+from idp.audit.models import AuditHead
 from idp.authn.models import RecoveryCode
 from idp.authn.models import Throttle
 from idp.authn.models import TotpCredential

@@ -47,7 +47,7 @@ def grant(db: Session, user: User, role: str, *, by: int | None = None) -> bool:
     if role in roles_of(db, user.id):
         return False
     db.add(Role(user_id=user.id, role=role, granted_by=by))
-    audit.record(db, "role_granted", user_id=user.id, commit=False, role=role, by=by)
+    audit.record(db, audit.Event.ROLE_GRANTED, user_id=user.id, commit=False, role=role, by=by)
     db.commit()
     return True
 
@@ -70,7 +70,7 @@ def revoke(db: Session, user: User, role: str, *, by: int | None = None) -> bool
     if not result.rowcount:  # type: ignore[attr-defined]
         db.rollback()
         return False
-    audit.record(db, "role_revoked", user_id=user.id, commit=False, role=role, by=by)
+    audit.record(db, audit.Event.ROLE_REVOKED, user_id=user.id, commit=False, role=role, by=by)
     db.commit()
     return True
 

@@ -105,7 +105,8 @@ def sign_in(db: Session, user: User, factor: Factor) -> AuthContext:
     ctx = AuthContext(user=user, sid=row.id, factors=(factor,), last_active=now.timestamp())
     _store(row, ctx)
     db.add(row)
-    audit.record(db, "signin", user_id=user.id, commit=False, amr=row.amr, aal=ctx.aal(), factor=factor.method)
+    audit.record(db, audit.Event.SIGNIN, user_id=user.id, commit=False, amr=row.amr, aal=ctx.aal(),
+                 factor=factor.method)
     db.commit()
     kept = {k: v for k, v in cookie.items() if k in KEPT_ACROSS_SIGN_IN}
     cookie.clear()
@@ -125,7 +126,8 @@ def add_factor(db: Session, ctx: AuthContext, factor: Factor) -> AuthContext:
                       breaks=ctx.breaks)
     _touch(row, now)
     _store(row, new)
-    audit.record(db, "step_up", user_id=ctx.user.id, commit=False, amr=row.amr, aal=new.aal(), factor=factor.method)
+    audit.record(db, audit.Event.STEP_UP, user_id=ctx.user.id, commit=False, amr=row.amr, aal=new.aal(),
+                 factor=factor.method)
     db.commit()
     return AuthContext(user=new.user, sid=new.sid, factors=new.factors, last_active=new.last_active,
                        breaks=tuple((float(a), float(b)) for a, b in row.details.get("breaks", [])))

@@ -139,7 +139,7 @@ def summarise(db: Session, user: User, *, config: Mapping[str, Any], now: dt.dat
 
 def record_view(db: Session, user: User, *, by: int) -> None:
     """PDPA: every look at a person's account by staff leaves a trace."""
-    audit.record(db, "support_account_viewed", user_id=user.id, by=by)
+    audit.record(db, audit.Event.SUPPORT_ACCOUNT_VIEWED, user_id=user.id, by=by)
 
 
 def check_may_change(db: Session, user: User, *, by: int) -> None:
@@ -164,7 +164,7 @@ def disable(db: Session, user: User, *, by: int, reason: str, now: dt.datetime) 
         raise AlreadyDisabled()
     user.status = "disabled"
     ended = end_access(db, user.id, now=now)
-    audit.record(db, "account_disabled", user_id=user.id, commit=False, by=by, reason=reason,
+    audit.record(db, audit.Event.ACCOUNT_DISABLED, user_id=user.id, commit=False, by=by, reason=reason,
                  sessions_ended=ended.sessions, tokens_revoked=ended.tokens)
     db.commit()
     return ended
@@ -175,7 +175,7 @@ def enable(db: Session, user: User, *, by: int) -> None:
     if user.is_active:
         raise AlreadyActive()
     user.status = "active"
-    audit.record(db, "account_enabled", user_id=user.id, commit=False, by=by)
+    audit.record(db, audit.Event.ACCOUNT_ENABLED, user_id=user.id, commit=False, by=by)
     db.commit()
 
 
@@ -207,7 +207,7 @@ def reset_authenticators(db: Session, user: User, *, by: int, reason: str, confi
     ended = end_access(db, uid, now=now)
     result = ResetResult(totp=counts[0], webauthn=counts[1], recovery=counts[2], suspensions_lifted=lifted,
                          ended=ended)
-    audit.record(db, "authenticators_reset", user_id=uid, commit=False, by=by, reason=reason,
+    audit.record(db, audit.Event.AUTHENTICATORS_RESET, user_id=uid, commit=False, by=by, reason=reason,
                  totp=result.totp, webauthn=result.webauthn, recovery_codes=result.recovery,
                  suspensions_lifted=lifted, sessions_ended=ended.sessions, tokens_revoked=ended.tokens)
     db.commit()

@@ -42,7 +42,7 @@ def generate(db: Session, user: User) -> list[str]:
     codes = [_new_code() for _ in range(COUNT)]
     db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.add_all(RecoveryCode(user_id=user.id, code_hash=_digest(user.id, _canonical(code))) for code in codes)
-    audit.record(db, "recovery_codes_generated", user_id=user.id, commit=False, count=COUNT)
+    audit.record(db, audit.Event.RECOVERY_CODES_GENERATED, user_id=user.id, commit=False, count=COUNT)
     db.commit()
     return codes
 
@@ -65,7 +65,7 @@ def verify(db: Session, user: User, code: str) -> Factor | None:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
         return None
-    audit.record(db, "recovery_code_used", user_id=user.id, commit=False, remaining=remaining(db, user.id))
+    audit.record(db, audit.Event.RECOVERY_CODE_USED, user_id=user.id, commit=False, remaining=remaining(db, user.id))
     db.commit()
     return Factor(policy.RECOVERY, clock.timestamp())
 

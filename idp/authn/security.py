@@ -153,5 +153,5 @@ def remove(db: Session, user: User, kind: str, ident: str) -> None:
         if row is None:
             return
         db.delete(row)
-    audit.record(db, "factor_removed", user_id=user.id, commit=False, kind=kind)
+    audit.record(db, audit.Event.FACTOR_REMOVED, user_id=user.id, commit=False, kind=kind)
     db.commit()

@@ -39,12 +39,12 @@ def throttled(db: Session, keys: list[str], check: Callable[[], Factor | None], 
     """Run ``check`` unless a key is blocked; count a failure, or clear the account key on success."""
     verdict = throttle.check(db, keys)
     if not verdict.allowed:
-        audit.record(db, "signin_refused", user_id=user_id, factor=method,
+        audit.record(db, audit.Event.SIGNIN_REFUSED, user_id=user_id, factor=method,
                      reason="suspended" if verdict.suspended else "throttled")
         return Attempt(None, verdict)
     factor = check()
     if factor is None:
-        audit.record(db, "signin_failed", user_id=user_id, factor=method, commit=False)
+        audit.record(db, audit.Event.SIGNIN_FAILED, user_id=user_id, factor=method, commit=False)
         return Attempt(None, throttle.failure(db, keys, config=config, factor=method, user_id=user_id))
     if verdict.counted:  # most sign-ins have no failures on record: no write
         throttle.success(db, [k for k in keys if throttle.is_account_key(k)])

@@ -139,14 +139,14 @@ def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], fact
         if failures > free:
             delay = min(2 ** min(failures - free - 1, _MAX_EXPONENT), int(config["THROTTLE_MAX_DELAY"]))
             blocked_until = now + dt.timedelta(seconds=delay)
-            audit.record(db, "throttled", user_id=user_id, commit=False, factor=factor,
+            audit.record(db, audit.Event.THROTTLED, user_id=user_id, commit=False, factor=factor,
                          scope="account" if account else "address", failures=failures, delay=delay)
         db.execute(update(_TABLE).where(_TABLE.c.key == key).values(blocked_until=blocked_until))
         if account and failures >= int(config["THROTTLE_SUSPEND_AFTER"]):
             result = db.execute(update(_TABLE).where(_TABLE.c.key == key, _TABLE.c.suspended_at.is_(None))
                                 .values(suspended_at=now))
             if result.rowcount == 1:  # type: ignore[attr-defined]
-                audit.record(db, "factor_suspended", user_id=user_id, commit=False, factor=factor,
+                audit.record(db, audit.Event.FACTOR_SUSPENDED, user_id=user_id, commit=False, factor=factor,
                              failures=failures)
     verdict = check(db, keys, now=now)
     db.commit()
@@ -170,7 +170,7 @@ def lift(db: Session, key: str, *, user_id: int | None = None, reason: str = "op
     if result.rowcount == 0:  # type: ignore[attr-defined]
         db.commit()
         return False
-    audit.record(db, "throttle_lifted", user_id=user_id, commit=False, factor=_factor_of(key), reason=reason)
+    audit.record(db, audit.Event.THROTTLE_LIFTED, user_id=user_id, commit=False, factor=_factor_of(key), reason=reason)
     db.commit()
     return True
 

@@ -128,7 +128,7 @@ def remove(db: Session, user: User, credential_id: int) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
         return False
-    audit.record(db, "totp_removed", user_id=user.id, totp_id=credential_id)
+    audit.record(db, audit.Event.TOTP_REMOVED, user_id=user.id, totp_id=credential_id)
     return True
 
 
@@ -181,7 +181,7 @@ def _store(db: Session, user: User, secret: str, *, name: str, last_step: int, c
     credential.secret_encrypted = encrypt_field(_key(config), secret.encode("ascii"), context=_context(user.id))
     db.add(credential)
     db.flush()
-    audit.record(db, "totp_enrolled", user_id=user.id, commit=False, totp_id=credential.id, source=source)
+    audit.record(db, audit.Event.TOTP_ENROLLED, user_id=user.id, commit=False, totp_id=credential.id, source=source)
     db.commit()
     return credential
 

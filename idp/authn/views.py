@@ -171,7 +171,7 @@ def authenticate() -> Response | tuple[Response, int]:
     try:
         cred, factor = webauthn.verify_authentication(db, state, body["credential"], config=current_app.config)
     except webauthn.WebAuthnError as exc:
-        audit.record(db, "signin_failed", user_id=exc.user_id or state.get("user_id"), factor=policy.WEBAUTHN,
+        audit.record(db, audit.Event.SIGNIN_FAILED, user_id=exc.user_id or state.get("user_id"), factor=policy.WEBAUTHN,
                      reason=exc.code)
         if exc.code == "cloned":
             messages.notify_clone(db, exc.user_id)

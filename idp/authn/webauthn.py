@@ -208,7 +208,7 @@ def verify_registration(db: Session, user: User, state: dict[str, Any], credenti
     except IntegrityError as exc:
         db.rollback()
         raise WebAuthnError("duplicate") from exc
-    audit.record(db, "webauthn_registered", user_id=user.id, credential=row.id, hardware_bound=hardware_bound)
+    audit.record(db, audit.Event.WEBAUTHN_REGISTERED, user_id=user.id, credential=row.id, hardware_bound=hardware_bound)
     return row
 
 
@@ -262,7 +262,7 @@ def verify_authentication(db: Session, state: dict[str, Any], credential: str | 
     new = verified.new_sign_count
     if (new or cred.sign_count) and new <= cred.sign_count:
         cred.suspected_clone_at = clock.utc_now()
-        audit.record(db, "webauthn_clone_suspected", user_id=cred.user_id, credential=cred.id,
+        audit.record(db, audit.Event.WEBAUTHN_CLONE_SUSPECTED, user_id=cred.user_id, credential=cred.id,
                      stored=cred.sign_count, seen=new)
         raise WebAuthnError("cloned", user_id=cred.user_id)
     cred.sign_count, cred.last_used_at = new, clock.utc_now()

@@ -44,7 +44,7 @@ def rotate_command(as_json: bool) -> None:
     cfg = current_app.config
     infos = keyring.rotate(Path(cfg["KEYS_DIR"]), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
                            retire_after=_retire_after())
-    audit.record(get_session(), "signing_keys_rotated", active=[i.kid for i in infos if i.state == "active"],
+    audit.record(get_session(), audit.Event.SIGNING_KEYS_ROTATED, active=[i.kid for i in infos if i.state == "active"],
                  retired=[i.kid for i in infos if i.state == "retired"])
     emit({"keys": [i.__dict__ for i in infos]} if as_json else {"rotated": "yes", "keys": len(infos)}, as_json)
 

@@ -18,9 +18,9 @@ from flask import request
 from flask_babel import gettext as _
 
 from idp import audit
-from idp import audit_search as search
 from idp.accounts import roles
 from idp.accounts.session import AuthContext
+from idp.audit import search
 from idp.db import get_session
 
 bp = Blueprint("console_audit", __name__, url_prefix="/console/audit")
@@ -74,7 +74,7 @@ def _render(status: int = 200, *, page: search.Page | None = None, error: str | 
         chain_problem=chain_problem), status
 
 
-def _audited(ctx: AuthContext, event: str, filters: search.Filters, user_id: int | None = None,
+def _audited(ctx: AuthContext, event: audit.Event, filters: search.Filters, user_id: int | None = None,
              **details: Any) -> None:
     audit.record(get_session(), event, user_id=user_id, by=ctx.user.id, filters=filters.names(), **details)
 
@@ -95,9 +95,9 @@ def index(ctx: AuthContext) -> tuple[str, int]:
     except search.InvalidFilter as exc:
         return _render(400, error=filter_message(exc))
     except search.NoMatch as exc:
-        _audited(ctx, "audit_searched", filters)
+        _audited(ctx, audit.Event.AUDIT_SEARCHED, filters)
         return _render(page=search.Page([], None, None), notice=no_match_message(exc))
-    _audited(ctx, "audit_searched", filters, criteria.user_id)
+    _audited(ctx, audit.Event.AUDIT_SEARCHED, filters, criteria.user_id)
     return _render(page=search.search(db, criteria, before=before, after=after))
 
 
@@ -111,14 +111,14 @@ def export(ctx: AuthContext) -> Response | tuple[str, int]:
     except search.InvalidFilter as exc:
         return _render(400, error=filter_message(exc))
     except search.NoMatch as exc:
-        _audited(ctx, "audit_searched", filters)
+        _audited(ctx, audit.Event.AUDIT_SEARCHED, filters)
         return _render(400, page=search.Page([], None, None), notice=no_match_message(exc))
     upto = search.head_seq(db)  # a snapshot: events appended while streaming (this export's own) stay out
     rows, most = search.count(db, criteria, upto=upto), int(current_app.config.get("AUDIT_EXPORT_MAX", EXPORT_MAX))
     if rows > most:
         return _render(400, error=_("%(count)d events match; at most %(max)d can be exported at once. "
                                     "Narrow the time range.", count=rows, max=most))
-    _audited(ctx, "audit_exported", filters, criteria.user_id, rows=rows)
+    _audited(ctx, audit.Event.AUDIT_EXPORTED, filters, criteria.user_id, rows=rows)
     factory = current_app.extensions["idp.db"]
 
     def body() -> Iterator[str]:

@@ -234,7 +234,7 @@ def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False
                     initial_token=initial_token)
     db.add(client)
     db.flush()
-    audit.record(db, "client_created", client_id=client.id, commit=False, status=status, by=by,
+    audit.record(db, audit.Event.CLIENT_CREATED, client_id=client.id, commit=False, status=status, by=by,
                  initial_token=initial_token.id if initial_token else None)
     if commit:
         db.commit()
@@ -272,7 +272,7 @@ def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, truste
         changed += ["trusted"] if trusted != client.trusted else []
         client.trusted = trusted
     client.updated_at = utc_now()
-    audit.record(db, "client_updated", client_id=client.id, commit=False, fields=changed, by=by)
+    audit.record(db, audit.Event.CLIENT_UPDATED, client_id=client.id, commit=False, fields=changed, by=by)
     if commit:
         db.commit()
     return secret
@@ -288,12 +288,13 @@ def rotate_secret(db: Session, client: Client, *, grace_seconds: int, by: int | 
     client.previous_secret_expires_at = now + dt.timedelta(seconds=grace_seconds) if grace_seconds > 0 else None
     client.client_secret_hash = hash_secret(secret)
     client.updated_at = now
-    audit.record(db, "client_secret_rotated", client_id=client.id, commit=False, grace_seconds=grace_seconds, by=by)
+    audit.record(db, audit.Event.CLIENT_SECRET_ROTATED, client_id=client.id, commit=False,
+                 grace_seconds=grace_seconds, by=by)
     db.commit()
     return secret
 
 
-STATUS_EVENTS = {"active": "client_enabled", "disabled": "client_disabled"}
+STATUS_EVENTS = {"active": audit.Event.CLIENT_ENABLED, "disabled": audit.Event.CLIENT_DISABLED}
 
 
 def set_status(db: Session, client: Client, status: str, *, by: int | None = None) -> bool:
@@ -306,7 +307,7 @@ def set_status(db: Session, client: Client, status: str, *, by: int | None = Non
         raise ValueError(status)
     if client.status == status:
         return False
-    event = "client_approved" if client.status == "pending" and status == "active" else STATUS_EVENTS[status]
+    event = audit.Event.CLIENT_APPROVED if client.status == "pending" and status == "active" else STATUS_EVENTS[status]
     client.status = status
     if status == "active":
         client.review_reasons = []

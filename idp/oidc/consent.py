@@ -45,7 +45,8 @@ def grant_consent(db: Session, *, user_id: int, client_id: int, items: list[str]
         db.add(Consent(user_id=user_id, client_id=client_id, scopes=sorted(set(items))))
     else:
         row.scopes = sorted(set(row.scopes) | set(items))
-    audit.record(db, "consent_given", user_id=user_id, client_id=client_id, commit=False, items=sorted(set(items)))
+    audit.record(db, audit.Event.CONSENT_GIVEN, user_id=user_id, client_id=client_id, commit=False,
+                 items=sorted(set(items)))
     db.commit()
 
 
@@ -62,6 +63,6 @@ def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
         return False
     db.delete(row)
     tokens.revoke_where(db, Token.user_id == user_id, Token.client_id == client_id)
-    audit.record(db, "consent_withdrawn", user_id=user_id, client_id=client_id, commit=False)
+    audit.record(db, audit.Event.CONSENT_WITHDRAWN, user_id=user_id, client_id=client_id, commit=False)
     db.commit()
     return True

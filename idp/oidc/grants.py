@@ -120,7 +120,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         )
         db.add(row)
         # One event per authorization an e-Service received (the dashboard's per-service sign-ins).
-        audit.record(db, "authorized", user_id=request.user.id, client_id=request.client.id, commit=False,
+        audit.record(db, audit.Event.AUTHORIZED, user_id=request.user.id, client_id=request.client.id, commit=False,
                      acr=row.acr, amr=row.amr)
         db.commit()
         return row

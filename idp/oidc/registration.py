@@ -55,7 +55,7 @@ def issue_initial_token(db: Session, *, agency: str, allowed_scopes: list[str], 
                              max_aal=max_aal, created_by=by, expires_at=utc_now() + dt.timedelta(days=days))
     db.add(row)
     db.flush()
-    audit.record(db, "initial_token_issued", commit=False, token_id=row.id, by=by)
+    audit.record(db, audit.Event.INITIAL_TOKEN_ISSUED, commit=False, token_id=row.id, by=by)
     db.commit()
     return IssuedToken(row=row, token=token)
 
@@ -65,7 +65,7 @@ def revoke_initial_token(db: Session, row: InitialAccessToken, *, by: int | None
     if row.revoked_at is not None:
         return False
     row.revoked_at = utc_now()
-    audit.record(db, "initial_token_revoked", commit=False, token_id=row.id, by=by)
+    audit.record(db, audit.Event.INITIAL_TOKEN_REVOKED, commit=False, token_id=row.id, by=by)
     db.commit()
     return True
 
@@ -221,7 +221,7 @@ def register_client(db: Session, raw: Mapping[str, Any], *, initial_token: Initi
     token = random_token(32)
     new.client.registration_access_token_hash = hash_secret(token)
     # store_client's client_created has the status; this one keeps why, which approval clears from the row.
-    audit.record(db, "client_registered", client_id=new.client.id, commit=False, status=status,
+    audit.record(db, audit.Event.CLIENT_REGISTERED, client_id=new.client.id, commit=False, status=status,
                  reasons=reasons, initial_token=initial_token.id)
     db.commit()
     return Registration(client=new.client, client_secret=new.client_secret, registration_access_token=token)
@@ -278,14 +278,14 @@ def _apply_policy(db: Session, client: Client, reasons: list[str]) -> None:
         return
     status = "pending" if reasons else "active"
     if status != client.status:
-        event = "client_held_for_review" if status == "pending" else "client_approved"
+        event = audit.Event.CLIENT_HELD_FOR_REVIEW if status == "pending" else audit.Event.CLIENT_APPROVED
         audit.record(db, event, client_id=client.id, commit=False, reasons=reasons, automatic=True)
         client.status = status
 
 
 def delete_registration(db: Session, client: Client) -> None:
     """RFC 7592 §2.3: the client goes, and with it (by cascade) its codes, tokens and consents."""
-    audit.record(db, "client_deleted", client_id=client.id, commit=False, status=client.status,
+    audit.record(db, audit.Event.CLIENT_DELETED, client_id=client.id, commit=False, status=client.status,
                  initial_token=client.initial_token_id)
     db.delete(client)
     db.commit()

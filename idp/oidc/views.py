@@ -54,7 +54,8 @@ def _refused(error: str, user_id: int | None) -> None:
     """Audit an authorization a signed-in person did not get (the dashboard's per-service failures)."""
     client = storage.query_client(request.values.get("client_id"))
     if client is not None:
-        audit.record(get_session(), "authorization_refused", user_id=user_id, client_id=client.id, error=error)
+        audit.record(get_session(), audit.Event.AUTHORIZATION_REFUSED, user_id=user_id, client_id=client.id,
+                     error=error)
 
 
 def _error(err: OAuth2Error, ctx: AuthContext | None = None) -> Response | tuple[str, int]:

@@ -166,7 +166,7 @@ def claim(db: Session, case: ProofingCase, officer_id: int) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
         return False
-    audit.record(db, "proofing_case_claimed", user_id=case.user_id, commit=False, case=case.id, by=officer_id)
+    audit.record(db, audit.Event.PROOFING_CASE_CLAIMED, user_id=case.user_id, commit=False, case=case.id, by=officer_id)
     db.commit()
     return True
 
@@ -181,7 +181,8 @@ def release(db: Session, case: ProofingCase, officer_id: int) -> bool:
     if result.rowcount != 1:  # type: ignore[attr-defined]
         db.rollback()
         return False
-    audit.record(db, "proofing_case_released", user_id=case.user_id, commit=False, case=case.id, by=officer_id)
+    audit.record(db, audit.Event.PROOFING_CASE_RELEASED, user_id=case.user_id, commit=False, case=case.id,
+                 by=officer_id)
     db.commit()
     return True
 
@@ -291,7 +292,7 @@ def _render_case(db: Session, ctx: AuthContext, case: ProofingCase, *, error: st
         record = service.unseal(config, case.registry_encrypted, context=f"case:{case.id}:registry")
         has_record = bool(record)
         comparison = _compare(evidence, record, list(case.reasons))
-        audit.record(db, "proofing_case_viewed", user_id=case.user_id, case=case.id, by=ctx.user.id)
+        audit.record(db, audit.Event.PROOFING_CASE_VIEWED, user_id=case.user_id, case=case.id, by=ctx.user.id)
     now = clock.utc_now()
     due_text, overdue = time_left(case.due_at, now)
     claimer = _staff_names(db, {case.claimed_by}).get(case.claimed_by) if case.claimed_by else None
@@ -522,7 +523,7 @@ def counter(*, ctx: AuthContext) -> str | tuple[str, int]:
     db.flush()
     case.evidence_encrypted = service.seal(config, asdict(evidence), context=f"case:{case.id}:evidence")
     case.binding_code_hash = hash_secret(_counter_secret(case.id, code))
-    audit.record(db, "proofing_started", user_id=applicant.id, commit=False, case=case.id, level=3,
+    audit.record(db, audit.Event.PROOFING_STARTED, user_id=applicant.id, commit=False, case=case.id, level=3,
                  channel="counter", by=ctx.user.id)
     db.commit()
     return render_template("officer/counter_code.html", ctx=ctx, code=code, case=case,

@@ -77,7 +77,7 @@ def purge_expired(db: Session, *, now: dt.datetime, retention_days: int) -> int:
         .values(evidence_encrypted=None, registry_encrypted=None, purged_at=now)
         .execution_options(synchronize_session=False))
     count = int(result.rowcount)  # type: ignore[attr-defined]
-    audit.record(db, "proofing_purged", commit=False, count=count, retention_days=retention_days)
+    audit.record(db, audit.Event.PROOFING_PURGED, commit=False, count=count, retention_days=retention_days)
     db.commit()
     db.expire_all()  # rows already loaded in this session must not keep the purged blobs
     return count
@@ -247,7 +247,7 @@ def erase_proofing(db: Session, user: User, *, now: dt.datetime) -> dict[str, in
             case.binding_code_hash = None
             case.binding_expires_at = None
             withdrawn += 1
-            audit.record(db, "proofing_withdrawn", user_id=uid, commit=False, case=case.id, reason="erasure")
+            audit.record(db, audit.Event.PROOFING_WITHDRAWN, user_id=uid, commit=False, case=case.id, reason="erasure")
         case.evidence_encrypted = None
         case.registry_encrypted = None
         case.national_id_index = None
@@ -258,6 +258,6 @@ def erase_proofing(db: Session, user: User, *, now: dt.datetime) -> dict[str, in
                                   or_(Token.acr.like("%:ial2:%"), Token.acr.like("%:ial3:%")), now=now)
     counts = {"identity": int(identity is not None), "cases": len(cases), "withdrawn": withdrawn,
               "tokens_revoked": revoked}
-    audit.record(db, "proofing_data_erased", user_id=uid, commit=False, **counts)
+    audit.record(db, audit.Event.PROOFING_DATA_ERASED, user_id=uid, commit=False, **counts)
     db.commit()
     return counts

@@ -112,7 +112,7 @@ def download() -> Response:
         return ctx
     db = get_session()
     data = privacy.collect(db, ctx.user, config=current_app.config, now=clock.utc_now(), reveal_national_id=True)
-    audit.record(db, "data_exported", user_id=ctx.user.id, format=privacy.FORMAT)
+    audit.record(db, audit.Event.DATA_EXPORTED, user_id=ctx.user.id, format=privacy.FORMAT)
     body = json.dumps(privacy.jsonable(data), ensure_ascii=False, indent=2)
     response = Response(body, mimetype="application/json")
     stamp = clock.utc_now().strftime("%Y%m%d")

@@ -133,7 +133,7 @@ def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config,
     db.add(case)
     db.flush()
     case.evidence_encrypted = seal(config, asdict(evidence), context=f"case:{case.id}:evidence")
-    audit.record(db, "proofing_started", user_id=user.id, commit=False, case=case.id, level=2)
+    audit.record(db, audit.Event.PROOFING_STARTED, user_id=user.id, commit=False, case=case.id, level=2)
     db.commit()
     return run_checks(db, case, evidence, config=config, verifier=verifier, send_code=send_code)
 
@@ -187,7 +187,7 @@ def _to_review(db: Session, case: ProofingCase, reasons: list[str], *, config: C
     case.status = "review"
     case.reasons = reasons
     case.due_at = due_date(clock.utc_now(), int(config.get("PROOFING_SLA_BUSINESS_DAYS", 2)))
-    audit.record(db, "proofing_to_review", user_id=case.user_id, commit=False, case=case.id, reasons=reasons)
+    audit.record(db, audit.Event.PROOFING_TO_REVIEW, user_id=case.user_id, commit=False, case=case.id, reasons=reasons)
     db.commit()
     return case
 
@@ -277,8 +277,8 @@ def approve(db: Session, case: ProofingCase, *, method: str, by: int | None, con
         case.decided_by = by
         case.decision_reason = reason
         case.decision_note = (note or "")[:500] or None
-        audit.record(db, "proofing_approved", user_id=case.user_id, commit=False, case=case.id, method=method, by=by,
-                     level=case.level)
+        audit.record(db, audit.Event.PROOFING_APPROVED, user_id=case.user_id, commit=False, case=case.id,
+                     method=method, by=by, level=case.level)
     try:
         db.commit()
     except IntegrityError as exc:  # another account got the same number approved first
@@ -315,7 +315,8 @@ def reject(db: Session, case: ProofingCase, *, by: int, reason: str, note: str |
     case.decided_by = by
     case.decision_reason = reason
     case.decision_note = (note or "")[:500] or None
-    audit.record(db, "proofing_rejected", user_id=case.user_id, commit=False, case=case.id, by=by, reason=reason)
+    audit.record(db, audit.Event.PROOFING_REJECTED, user_id=case.user_id, commit=False, case=case.id, by=by,
+                 reason=reason)
     db.commit()
     return case
 
@@ -326,7 +327,7 @@ def withdraw(db: Session, case: ProofingCase) -> ProofingCase:
     case.status = "withdrawn"
     case.decided_at = clock.utc_now()
     case.binding_code_hash = None
-    audit.record(db, "proofing_withdrawn", user_id=case.user_id, commit=False, case=case.id)
+    audit.record(db, audit.Event.PROOFING_WITHDRAWN, user_id=case.user_id, commit=False, case=case.id)
     db.commit()
     return case
 

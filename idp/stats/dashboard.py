@@ -31,8 +31,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.accounts.models import User
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.oidc.models import Client
 from idp.proofing.models import ProofingCase
 from idp.stats import opendata
@@ -43,8 +44,8 @@ IALS = (1, 2, 3)
 AUTHENTICATORS = ("pwd", "otp", "recovery", "swk", "hwk")
 _FACTOR_TYPES = {"pwd": "pwd", "totp": "otp", "recovery": "recovery"}
 _KEYS = frozenset({"swk", "hwk"})
-AUTHORIZED = "authorized"
-REFUSED = "authorization_refused"
+AUTHORIZED = audit.Event.AUTHORIZED
+REFUSED = audit.Event.AUTHORIZATION_REFUSED
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def presented(event: str, amr: Sequence[str], *, before: frozenset[str] | None,
     if factor == "webauthn":
         keys = held & _KEYS
         return (keys - (before or frozenset())) or keys
-    if event == "step_up":
+    if event == audit.Event.STEP_UP:
         return held - (before if before is not None else frozenset({"pwd"}))
     return held
 

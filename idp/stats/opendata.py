@@ -19,14 +19,15 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp import clock
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.oidc.models import Client
 from idp.proofing.models import ProofingCase
 
 Period = Literal["day", "month"]
 PERIODS: tuple[Period, ...] = ("day", "month")
-SIGNIN_EVENTS = ("signin", "step_up")
+SIGNIN_EVENTS = (audit.Event.SIGNIN, audit.Event.STEP_UP)
 LICENCE = {
     "name": "Creative Commons Attribution 4.0 International (CC BY 4.0)",
     "url": "https://creativecommons.org/licenses/by/4.0/",

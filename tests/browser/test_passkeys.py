@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
+from idp.audit.models import AuditEvent
 from idp.authn import messages
-from idp.authn.models import AuditEvent
 from idp.authn.models import WebAuthnCredential
 from tests.browser.conftest import Authenticator
 from tests.browser.conftest import EService

@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from idp import audit
 from idp import migrate
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.cli import audit as audit_cli
 from idp.cli import cli
 from idp.db import engine_of

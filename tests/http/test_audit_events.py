@@ -3,7 +3,7 @@ an e-Service received, one a signed-in person did not get, consent given and wit
 
 from sqlalchemy import select
 
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.db import get_session
 from tests.factories import make_client
 from tests.factories import make_user

@@ -10,9 +10,9 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from idp.accounts.service import find_by_email
+from idp.audit.models import AuditEvent
 from idp.authn import throttle
 from idp.authn import totp
-from idp.authn.models import AuditEvent
 from idp.authn.models import RecoveryCode
 from idp.authn.models import TotpCredential
 from idp.db import get_session

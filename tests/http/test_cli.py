@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlalchemy import select
 
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.authn.models import TotpCredential
 from idp.cli import cli
 from idp.cli import clients

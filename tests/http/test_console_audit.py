@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from idp import audit
-from idp import audit_search
-from idp.authn.models import AuditEvent
+from idp.audit import search as audit_search
+from idp.audit.models import AuditEvent
 from idp.db import get_session
 from idp.oidc.models import Client
 from tests.factories import make_client

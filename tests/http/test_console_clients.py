@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.oidc.clients import store_client

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from idp.accounts import roles
 from idp.accounts.service import find_by_email
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.db import get_session
 from tests.factories import make_user
 from tests.staff import admin_client

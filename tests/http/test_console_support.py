@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from idp.accounts.models import AuthSession
 from idp.accounts.service import find_by_email
+from idp.audit.models import AuditEvent
 from idp.authn import recovery
 from idp.authn import throttle
 from idp.authn import totp
-from idp.authn.models import AuditEvent
 from idp.authn.models import RecoveryCode
 from idp.authn.models import Throttle
 from idp.authn.models import TotpCredential

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from idp.accounts import roles
 from idp.accounts.service import find_by_email
+from idp.audit.models import AuditEvent
 from idp.authn import totp
-from idp.authn.models import AuditEvent
 from idp.db import get_session
 from idp.proofing import service
 from idp.proofing import thai_id

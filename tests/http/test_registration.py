@@ -7,7 +7,7 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.oidc.clients import set_status

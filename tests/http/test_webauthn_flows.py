@@ -11,7 +11,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import select
 
 from idp.accounts.service import find_by_email
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.authn.models import WebAuthnCredential
 from idp.db import get_session
 from tests.factories import make_client

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from idp import clock
 from idp.accounts.models import User
 from idp.assurance import policy
+from idp.audit.models import AuditEvent
 from idp.authn import recovery
-from idp.authn.models import AuditEvent
 from tests.factories import make_user
 
 FORMAT = re.compile(r"^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$")

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from idp import clock
 from idp.accounts.models import User
 from idp.assurance import policy
+from idp.audit.models import AuditEvent
 from idp.authn import throttle
-from idp.authn.models import AuditEvent
 from idp.authn.models import Throttle
 from tests.factories import make_user
 

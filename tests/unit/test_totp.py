@@ -10,9 +10,9 @@ from sqlalchemy import text
 from idp import clock
 from idp.accounts.models import User
 from idp.assurance import policy
+from idp.audit.models import AuditEvent
 from idp.authn import qr
 from idp.authn import totp
-from idp.authn.models import AuditEvent
 from tests.factories import make_user
 
 RFC_SECRET = base64.b32encode(b"12345678901234567890").decode()  # RFC 6238 appendix B, SHA-1

@@ -18,8 +18,8 @@ from webauthn.helpers import bytes_to_base64url
 from idp import clock
 from idp.accounts.models import User
 from idp.assurance.policy import Factor
+from idp.audit.models import AuditEvent
 from idp.authn import webauthn
-from idp.authn.models import AuditEvent
 from idp.authn.models import WebAuthnCredential
 from idp.authn.webauthn import WebAuthnError
 from tests.factories import make_user

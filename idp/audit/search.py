@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from idp import audit
 from idp.accounts.service import find_by_email
-from idp.authn.models import AuditEvent
-from idp.authn.models import AuditHead
+from idp.audit.models import AuditEvent
+from idp.audit.models import AuditHead
 from idp.oidc.models import Client
 
 PAGE_SIZE = 50

@@ -19,8 +19,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import clock
-from idp.authn.models import AuditEvent
-from idp.authn.models import AuditHead
+from idp.audit.events import Event
+from idp.audit.models import AuditEvent
+from idp.audit.models import AuditHead
 
 GENESIS = "0" * 64
 RETRIES = 20
@@ -36,14 +37,15 @@ def chain_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def record(db: Session, event: str, *, user_id: int | None = None, client_id: int | None = None,
+def record(db: Session, event: Event, *, user_id: int | None = None, client_id: int | None = None,
            commit: bool = True, **details: Any) -> None:
     """Append one event; committed at once unless the caller commits it with its own change.
 
-    ``by`` in ``details`` (a staff member's id) is also kept as the event's actor.
+    ``by`` in ``details`` (a staff member's id) is also kept as the event's actor. The row holds the
+    name's plain string value, the same one the chain hash covers.
     """
     actor = details.get("by")
-    row = AuditEvent(event=event, user_id=user_id, client_id=client_id, details=details,
+    row = AuditEvent(event=str(event), user_id=user_id, client_id=client_id, details=details,
                      actor_id=actor if isinstance(actor, int) else None, at=clock.utc_now())
     db.add(row)
     _link(db, row)
