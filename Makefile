@@ -29,6 +29,7 @@ run: venv
 test: venv
 	$(BIN)/ruff check idp tests examples
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache --no-logo
 	env -u IDP_TEST_DATABASE_URL $(BIN)/python -m pytest
 	@if [ -n "$$IDP_TEST_DATABASE_URL" ] || $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 	  echo "== the suite again on PostgreSQL ($${IDP_TEST_DATABASE_URL:-$(PG_URL)}) =="; \
