@@ -58,9 +58,8 @@ def _source_files() -> list[str]:
         listed = _run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT).stdout
         return [name for name in listed.split("\0") if name and (ROOT / name).is_file()]
     skip = {".git", ".venv", "build", "dist", "instance", "keys", "node_modules", "__pycache__", ".hypothesis"}
-    return [str(p.relative_to(ROOT)) for p in ROOT.rglob("*")
-            if p.is_file() and not skip.intersection(p.relative_to(ROOT).parts) and p.suffix != ".pyc"
-            and not p.name.endswith(".egg-info")]
+    files = (p.relative_to(ROOT) for p in ROOT.rglob("*") if p.is_file() and p.suffix != ".pyc")
+    return [str(f) for f in files if not skip.intersection(f.parts) and not f.parts[0].endswith((".egg-info", "cache"))]
 
 
 @pytest.fixture(scope="module")
