@@ -23,6 +23,7 @@ from idp.accounts import service
 from idp.accounts import session as auth_session
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
+from idp.accounts.session import continue_to
 from idp.assurance import policy
 from idp.authn import messages
 from idp.authn import qr
@@ -39,14 +40,6 @@ from idp.http import safe_next
 bp = Blueprint("authn", __name__)
 
 STATE_KEY = "webauthn_state"
-
-
-def continue_to(next_url: str) -> Response:
-    """Back to where the person was going, marking a pending authorization as freshly authenticated."""
-    pending = cookie.pop("fresh_auth_pending", None)
-    if pending:
-        cookie["fresh_auth"] = pending
-    return redirect(safe_next(next_url, url_for("accounts.home")))
 
 
 def _target() -> int:

@@ -32,9 +32,9 @@ from idp.oidc.claims import ALWAYS_ASK
 from idp.oidc.claims import InvalidClaimsParameter
 from idp.oidc.claims import consent_items
 from idp.oidc.claims import parse_claims_parameter
+from idp.proofing.service import REMOTE_PROOFING_IAL
 
 PROMPTS = {"none", "login", "consent", "select_account"}
-REMOTE_PROOFING_IAL = 2  # what a person can reach in one visit; IAL3 needs a counter
 
 
 class RequestNotSupported(OAuth2Error):

@@ -38,6 +38,7 @@ Config = Mapping[str, Any]
 OPEN = ("pending_registry", "binding", "review")
 BINDING_LIFETIME = dt.timedelta(minutes=15)
 BINDING_MAX_ATTEMPTS = 5
+REMOTE_PROOFING_IAL = 2  # what a person can reach in one visit; IAL3 needs a counter
 
 
 class ProofingError(Exception):
@@ -128,8 +129,8 @@ def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config,
     now = clock.utc_now()
     # A passport's holder is known by national ID only once the registry answers (run_checks).
     index = national_id_index(config, evidence.number) if evidence.kind == "thai_id_card" else None
-    case = ProofingCase(user_id=user.id, level=2, channel="remote", evidence_kind=evidence.kind, status="started",
-                        national_id_index=index, submitted_at=now, checks={}, reasons=[])
+    case = ProofingCase(user_id=user.id, level=REMOTE_PROOFING_IAL, channel="remote", evidence_kind=evidence.kind,
+                        status="started", national_id_index=index, submitted_at=now, checks={}, reasons=[])
     db.add(case)
     db.flush()
     case.evidence_encrypted = seal(config, asdict(evidence), context=f"case:{case.id}:evidence")

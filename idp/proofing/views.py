@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
-from idp.authn.views import continue_to
+from idp.accounts.session import continue_to
 from idp.db import get_session
 from idp.http import safe_next
 from idp.mail import send_mail
