@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "ACCESS_TOKEN_LIFETIME": 300,
     "ID_TOKEN_LIFETIME": 600,
     "REFRESH_TOKEN_LIFETIME": 14 * 24 * 3600,
-    "CLIENT_ASSERTION_MAX_LIFETIME": 300,
+    "CLIENT_ASSERTION_MAX_LIFETIME": 3600,  # RP libraries sign for 600–3,600 s (docs/registration.md)
     "MAIL_BACKEND": "outbox",  # or "smtp"
     "MAIL_OUTBOX_DIR": None,  # instance/outbox when unset
     "MAIL_FROM": "no-reply@idp.localhost",

@@ -6,6 +6,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import MissingAuthorizationError
 from flask import request as flask_request
 from flask_babel import Babel
@@ -27,9 +28,15 @@ class BearerProtector(ResourceProtector):
     """Bearer tokens from the ``Authorization`` header or, on a form POST, the ``access_token`` field.
 
     RFC 6750 §2.2 (form-encoded body parameter), which OIDC Core §5.3.1 allows at userinfo.
+    A token sent two ways is refused (RFC 6750 §2: "Clients MUST NOT use more than one method
+    to transmit the token in each request"), the query string counting as one of them (§2.3).
     """
 
     def parse_request_authorization(self, request: Any) -> Any:
+        ways = [bool(request.headers.get("Authorization")), "access_token" in flask_request.args,
+                flask_request.mimetype == "application/x-www-form-urlencoded" and "access_token" in flask_request.form]
+        if sum(ways) > 1:
+            raise InvalidRequestError("The access token was sent in more than one way; send it once.")
         if request.headers.get("Authorization"):
             return super().parse_request_authorization(request)
         if flask_request.method == "POST" and flask_request.mimetype == "application/x-www-form-urlencoded":

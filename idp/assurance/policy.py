@@ -200,7 +200,8 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int,
     Requested values below the operator's floor are dropped (a request raises the floor, never
     lowers it). Values are taken in the RP's order of preference: the first one that is already
     satisfied is issued, unless an earlier one can be reached with the person's enrolled
-    authenticators, which then is the step-up target. Voluntary values out of reach fall back to
+    authenticators, which then is the step-up target (proofing is offered only when no listed value
+    is met). Voluntary values out of reach fall back to
     the floor, if there is one, else to what was achieved (never overstated); a floor or an
     essential request that cannot be reached is unmet. A value that needs a higher IAL than the
     account has is reachable when ``provable_ial`` (what proofing in this visit can give) covers it.
@@ -232,11 +233,19 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int,
 
 def _first_met_or_reachable(wanted: list[tuple[str, tuple[int, int]]], *, ial: int, aal: int,
                             reachable_aal: int, provable_ial: int) -> AcrOutcome | None:
-    for value, pair in wanted:  # in the RP's order of preference
-        if _satisfies(ial, aal, pair):
+    """The first value, in the RP's order of preference (OIDC Core §5.5.1.1), that is met or can be
+    reached in this visit.
+
+    When a listed value is already met, a more preferred one is offered only as a step-up with an
+    authenticator the person already has (which they may decline, and get the met value); they are
+    never sent into proofing for it, which is no small detour for a preference.
+    """
+    met = next((value for value, pair in wanted if _satisfies(ial, aal, pair)), None)
+    for value, pair in wanted:
+        if value == met:
             return AcrOutcome(acr=value)
         if ial >= pair[0] and reachable_aal >= pair[1]:
             return AcrOutcome(step_up=pair[1], target=value)
-        if ial < pair[0] <= provable_ial and reachable_aal >= pair[1]:
+        if met is None and ial < pair[0] <= provable_ial and reachable_aal >= pair[1]:
             return AcrOutcome(proof=pair[0], target=value)
     return None

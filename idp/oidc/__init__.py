@@ -8,6 +8,7 @@ from idp.extensions import authorization
 from idp.extensions import require_oauth
 from idp.keyring import Keyring
 from idp.oidc.client_auth import PrivateKeyJWT
+from idp.oidc.client_methods import OneMethodClientAuthentication
 from idp.oidc.endpoints import BearerTokenValidator
 from idp.oidc.endpoints import EndSessionEndpoint
 from idp.oidc.endpoints import IntrospectionEndpoint
@@ -34,6 +35,9 @@ def init_app(app: Flask) -> None:
     if _registered:
         return  # the singletons hold no per-app state beyond config; register protocol parts once
     _registered.append(True)
+    # One method per request, decided by the credentials sent (idp.oidc.client_methods); Authlib
+    # has no public hook for the registry, which it otherwise creates on the first registration.
+    authorization._client_auth = OneMethodClientAuthentication(query_client)
     authorization.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode()])
     authorization.register_grant(RefreshTokenGrant)

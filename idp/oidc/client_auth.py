@@ -11,6 +11,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app
+from flask import request
 from flask import url_for
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
@@ -27,13 +28,32 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
     def get_audiences(self) -> list[str]:
+        """The ``aud`` values that name this server for the endpoint being called.
+
+        RFC 7523 §3: ``aud`` identifies the authorization server, and "the token endpoint URL
+        of the authorization server MAY be used"; OIDC Core §9: it "SHOULD be the URL of the
+        Authorization Server's Token Endpoint". So: the issuer or the token endpoint,
+        everywhere. At introspection (RFC 7662) and revocation (RFC 7009), where a client
+        authenticates the same way, that endpoint's own URL is accepted too (RP libraries such
+        as Authlib put the URL they post to in ``aud``); never another endpoint's URL.
+        """
         issuer = current_app.config["ISSUER"]
-        # OIDC Core §9: "The Audience SHOULD be the URL of the Authorization Server's Token Endpoint";
-        # the issuer itself is accepted too (RFC 7523 §3, and what FAPI 2 asks for).
-        return [issuer, issuer + url_for("oidc.token"), issuer + url_for("oidc.introspect"),
-                issuer + url_for("oidc.revoke")]
+        accepted = [issuer, issuer + url_for("oidc.token")]
+        if request.endpoint in ("oidc.introspect", "oidc.revoke"):
+            accepted.append(issuer + url_for(request.endpoint))
+        return accepted
 
     def verify_claims(self, claims: Any) -> None:
+        # RFC 7523 §3 item 3: every audience must be this server; an array that also names
+        # someone else is an assertion made for them as well.
+        aud = claims.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if not audiences or not all(isinstance(a, str) and a in self.get_audiences() for a in audiences):
+            raise InvalidClientError(description="The assertion's aud must be the issuer or the token endpoint URL.")
+        # RFC 6749 §2.3 / RFC 7521 §4.2: a client_id sent beside the assertion must be the same client.
+        client_id = request.form.get("client_id")
+        if client_id is not None and client_id != claims.get("sub"):
+            raise InvalidClientError(description="The client_id parameter is not the assertion's iss and sub.")
         exp = claims.get("exp")
         limit = int(current_app.config["CLIENT_ASSERTION_MAX_LIFETIME"])
         if not isinstance(exp, int) or exp > time.time() + limit:
@@ -41,11 +61,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         super().verify_claims(claims)
 
     def validate_jti(self, claims: Any, jti: Any) -> bool:
+        """RFC 7523 §3 item 7: a ``jti`` is accepted once. It is remembered until the assertion
+        itself expires (its ``exp`` plus the clock-skew leeway), whatever the lifetime cap says,
+        so no setting can make a copied assertion usable twice."""
         if not isinstance(jti, str) or not jti or len(jti) > 255:
             return False
         db = get_session()
-        db.add(UsedAssertion(client_id=str(claims["sub"]), jti=jti,
-                             expires_at=utc_now() + dt.timedelta(seconds=600)))
+        until = dt.datetime.fromtimestamp(int(claims["exp"]) + self.leeway, dt.UTC)
+        db.add(UsedAssertion(client_id=str(claims["sub"]), jti=jti, expires_at=max(until, utc_now())))
         try:
             db.commit()
         except IntegrityError:

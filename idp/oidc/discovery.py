@@ -15,6 +15,16 @@ from idp.oidc.grants import CLIENT_AUTH_METHODS
 
 
 def provider_metadata() -> dict[str, Any]:
+    """The discovery document, without any member that would be empty.
+
+    Discovery §3 members such as ``userinfo_signing_alg_values_supported`` are lists of what
+    the provider supports: with nothing to list the member is left out (absent means not
+    supported, and userinfo answers plain JSON), rather than published as an empty list.
+    """
+    return {name: value for name, value in _metadata().items() if value not in ([], {}, None, "")}
+
+
+def _metadata() -> dict[str, Any]:
     issuer = current_app.config["ISSUER"]
 
     def endpoint(name: str) -> str:
@@ -38,7 +48,6 @@ def provider_metadata() -> dict[str, Any]:
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": signing,
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": signing,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS[:-1],

@@ -17,6 +17,7 @@ from flask import render_template
 from flask import request
 from flask import session as cookie
 from flask import url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -42,6 +43,9 @@ bp = Blueprint("oidc", __name__)
 
 FRESH_PARAM = "_auth"  # an unknown parameter to the RP's eyes; marks "just signed in for this request"
 DECLINED_PARAM = "_declined"  # the person turned down a step-up; it can only lower what is issued
+# A POSTed request goes on as a GET URL, which must still fit in a request line once nested in the
+# sign-in page's ``next`` (gunicorn's default limit is 4,094 bytes).
+MAX_REQUEST_URL = 2048
 
 
 def _no_store(response: Response) -> Response:
@@ -75,7 +79,12 @@ def _error(err: OAuth2Error, ctx: AuthContext | None = None) -> Response | tuple
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt
 def authorize() -> Response | tuple[str, int] | str:
+    if request.method == "POST":
+        if "decision" not in request.form:
+            return _posted_request_as_get()
+        csrf.protect()  # the consent page's own form: CSRF applies to it, not to an RP's request
     db = get_session()
     ctx = auth_session.current(db)
     try:
@@ -107,6 +116,22 @@ def authorize() -> Response | tuple[str, int] | str:
     grant.request.requested_acr = params.acr_values[:10]
     grant.request.acr = decision.acr.acr or ctx.acr
     return _finish(grant, ctx.user)
+
+
+def _posted_request_as_get() -> Response | tuple[str, int]:
+    """An authorization request sent by POST continues as the same request by GET.
+
+    OIDC Core §3.1.2.1: the authorization endpoint "MUST support the use of the HTTP GET and POST
+    methods"; with POST the parameters are form-serialized. It is an RP's request carried by the
+    browser, not a form of this IdP, so no CSRF token. A 303 to the GET URL with the same
+    parameters makes every continuation (sign-in, step-up, proofing, consent) the one a GET
+    request gets, as they are all built from the query string.
+    """
+    params = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    target = url_for("oidc.authorize") + "?" + urlencode(params)
+    if len(target) > MAX_REQUEST_URL:
+        return render_error(400, _("The sign-in request from the e-Service is too long."))
+    return _no_store(redirect(target, 303))
 
 
 def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, authz.OidcParams, authz.Decision]:

@@ -293,3 +293,59 @@ def test_wrong_totp_codes_are_throttled_per_account(app, client, rp, user, clock
     assert blocked.status_code == 429
     clock.advance(2)
     assert step_up(client, blocked, "totp", code=totp.code_at(SECRET, totp.current_step())).status_code == 302
+
+
+IAL2_AAL1 = "urn:th:digitalid:ial2:aal1"
+IAL2_AAL2 = "urn:th:digitalid:ial2:aal2"
+
+
+def test_voluntary_values_a_met_later_value_is_issued_without_proofing(client, rp, user):
+    sign_in(client)
+    verifier, response = start(client, rp, acr_values=f"{IAL2_AAL1} {AAL1}")
+    assert "/proofing" not in response.headers["Location"]
+    params = callback(response)
+    _, claims = id_token_of(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL1
+
+
+def test_voluntary_values_a_met_value_never_leads_to_proofing_even_from_sign_in(client, rp, user):
+    verifier, response = start(client, rp, acr_values=f"{IAL2_AAL1} {AAL1}")
+    params = callback(sign_in_page(client, follow(client, response)))
+    _, claims = id_token_of(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL1
+
+
+def test_voluntary_values_offer_a_step_up_the_person_can_skip_for_the_met_value(app, client, rp, user, clock):
+    with_totp(app)
+    sign_in(client)
+    verifier, response = start(client, rp, acr_values=f"{IAL2_AAL2} {AAL2} {AAL1}")
+    page = follow(client, response)
+    assert "/signin/more" in response.headers["Location"] and offered(page) == {"totp"}
+    nxt = re.search(r'class="cancel">.*?name="next" value="([^"]+)"', page.text, re.S).group(1).replace("&amp;", "&")
+    skipped = follow(client, client.post("/signin/more?aal=2", data={"csrf_token": csrf_of(page.text),
+                                                                      "next": nxt, "cancel": "1"}))
+    _, claims = id_token_of(client, rp, callback(skipped)["code"], verifier)
+    assert claims["acr"] == AAL1
+    # Taking the step-up instead gives the more preferred value that it reaches.
+    verifier, response = start(client, rp, acr_values=f"{IAL2_AAL2} {AAL2} {AAL1}")
+    params = callback(follow(client, step_up(client, follow(client, response), "totp", code=current_code(clock))))
+    _, claims = id_token_of(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL2
+
+
+def test_voluntary_values_none_met_nor_reachable_give_what_the_session_has(client, rp, user):
+    sign_in(client)
+    verifier, response = start(client, rp, acr_values=f"{AAL3} {IAL2_AAL2}")
+    params = callback(response)  # no step-up, no proofing (no second factor), and no error
+    _, claims = id_token_of(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL1
+
+
+def test_essential_values_only_unmet_ones_end_in_unmet_authentication_requirements(client, rp, user):
+    sign_in(client)
+    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": [AAL3, IAL2_AAL2]}}})
+    _, response = start(client, rp, claims=essential)
+    assert callback(response)["error"] == "unmet_authentication_requirements"
+    voluntary = json.dumps({"id_token": {"acr": {"values": [AAL3, IAL2_AAL2]}}})
+    _, response = start(client, rp, claims=voluntary)
+    assert "code" in callback(response)

@@ -25,3 +25,9 @@ def test_jwks_publishes_public_keys_only_with_thumbprint_kids(client):
     keyset = KeySet.import_key_set(jwks)
     for key in keyset:
         assert key.kid == key.thumbprint()
+
+
+def test_discovery_omits_members_it_has_nothing_to_put_in(client):
+    meta = client.get("/.well-known/openid-configuration").json
+    assert "userinfo_signing_alg_values_supported" not in meta  # userinfo is plain JSON, never signed
+    assert all(value not in ([], {}, None, "") for value in meta.values())

@@ -1,6 +1,10 @@
 """Introspection (RFC 7662) and revocation (RFC 7009)."""
 
+import time
+
 import pytest
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from tests.factories import make_client
 from tests.factories import make_user
@@ -143,3 +147,30 @@ def test_a_pending_client_cannot_introspect(app, client, rp, issued):
         db.execute(update(Client).where(Client.id == rp.client.id).values(status="pending"))
         db.commit()
     assert _introspect(client, rp, issued["access_token"]).status_code == 401
+
+
+def _assertion_form(rp, key, aud):
+    now = int(time.time())
+    claims = {"iss": rp.client.client_id, "sub": rp.client.client_id, "aud": aud, "iat": now, "exp": now + 60,
+              "jti": f"jti-{time.time_ns()}"}
+    return {"client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": jwt.encode({"alg": "ES256", "kid": "rp-1"}, claims, key)}
+
+
+@pytest.mark.parametrize(("endpoint", "aud", "accepted"), [
+    ("/introspect", "http://localhost", True),
+    ("/introspect", "http://localhost/token", True),
+    ("/introspect", "http://localhost/introspect", True),  # the URL the client posts to
+    ("/introspect", "http://localhost/revoke", False),  # another endpoint's URL
+    ("/revoke", "http://localhost/revoke", True),
+    ("/revoke", "http://localhost/introspect", False),
+])
+def test_private_key_jwt_audience_at_introspection_and_revocation(app, client, endpoint, aud, accepted):
+    make_user(app)
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    rp = make_client(app, auth_method="private_key_jwt", jwks={"keys": [key.as_dict(private=False)]})
+    response = client.post(endpoint, data={"token": "unknown", **_assertion_form(rp, key, aud)})
+    if accepted:
+        assert response.status_code == 200
+    else:
+        assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"

@@ -1,5 +1,6 @@
 """Token endpoint: code exchange, PKCE verification, client authentication, refresh rotation."""
 
+import dataclasses
 import time
 
 import pytest
@@ -7,6 +8,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 
+from idp.db import get_session
+from idp.db import utc_now
+from idp.oidc.tokens import prune
 from tests.factories import REDIRECT_URI
 from tests.factories import make_client
 from tests.factories import make_user
@@ -229,12 +233,12 @@ def _assertion(key, client_id, *, aud="http://localhost/token", exp_in=60, jti=N
     return jwt.encode({"alg": "ES256", "kid": "rp-1"}, claims, key)
 
 
-def _jwt_exchange(client, rp, key, **kw):
+def _jwt_exchange(client, rp, key, *, form=None, **kw):
     code, verifier = _code(client, rp)
     return client.post("/token", data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
         "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "client_assertion": _assertion(key, rp.client.client_id, **kw)})
+        "client_assertion": _assertion(key, rp.client.client_id, **kw), **(form or {})})
 
 
 def test_private_key_jwt_accepts_issuer_or_token_endpoint_audience(client, jwt_rp):
@@ -250,11 +254,74 @@ def test_private_key_jwt_refuses_a_reused_jti(client, jwt_rp):
     assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
 
 
-@pytest.mark.parametrize("kw", [{"exp_in": 3600}, {"exp_in": -120}, {"aud": "https://elsewhere.example/token"}])
+@pytest.mark.parametrize("kw", [{"exp_in": 3600 + 120}, {"exp_in": -120}, {"aud": "https://elsewhere.example/token"}])
 def test_private_key_jwt_refuses_bad_assertions(client, jwt_rp, kw):
     rp, key = jwt_rp
     response = _jwt_exchange(client, rp, key, **kw)
     assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("exp_in", [600, 3600])
+def test_private_key_jwt_accepts_the_lifetimes_rp_libraries_sign_for(client, jwt_rp, exp_in):
+    # pyoidc and idpyoidc sign for 600 s, Authlib for 3,600 s (docs/registration.md).
+    rp, key = jwt_rp
+    assert _jwt_exchange(client, rp, key, exp_in=exp_in).status_code == 200
+
+
+def test_private_key_jwt_lifetime_cap_is_configurable(app, client, jwt_rp):
+    app.config["CLIENT_ASSERTION_MAX_LIFETIME"] = 300
+    rp, key = jwt_rp
+    response = _jwt_exchange(client, rp, key, exp_in=600)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+    assert "300 seconds" in response.json["error_description"]
+    assert _jwt_exchange(client, rp, key, exp_in=300).status_code == 200
+
+
+def test_private_key_jwt_jti_is_remembered_until_the_assertion_expires(app, client, jwt_rp, clock):
+    app.config["CLIENT_ASSERTION_MAX_LIFETIME"] = 3600  # the setting cannot reopen a replay
+    rp, key = jwt_rp
+    assertion = _assertion(key, rp.client.client_id, exp_in=3000)
+
+    def redeem():
+        code, verifier = _code(client, rp)
+        return client.post("/token", data={
+            "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier, "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+
+    assert redeem().status_code == 200
+    clock.advance(700)  # past any fixed memory of 600 s, still before the assertion's exp
+    with app.app_context():  # what `idp db prune` runs
+        prune(get_session(), now=utc_now())
+    replay = redeem()
+    assert replay.status_code in (400, 401) and replay.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize("aud", [
+    ["http://localhost/token", "https://elsewhere.example/token"],
+    ["http://localhost", "https://elsewhere.example"],
+    "http://localhost/introspect",  # another endpoint's URL is not the token endpoint
+    "http://localhost/userinfo",
+    [],
+])
+def test_private_key_jwt_refuses_an_audience_that_is_not_only_this_server(client, jwt_rp, aud):
+    rp, key = jwt_rp
+    response = _jwt_exchange(client, rp, key, aud=aud)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+def test_private_key_jwt_accepts_an_audience_array_of_issuer_and_token_endpoint(client, jwt_rp):
+    rp, key = jwt_rp
+    assert _jwt_exchange(client, rp, key, aud=["http://localhost", "http://localhost/token"]).status_code == 200
+
+
+def test_private_key_jwt_refuses_a_client_id_that_is_not_the_assertions(app, client, jwt_rp):
+    rp, key = jwt_rp
+    other = make_client(app, name="Other e-Service")
+    response = _jwt_exchange(client, rp, key, form={"client_id": other.client.client_id})
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+    assert "client_id" in response.json["error_description"]
+    assert _jwt_exchange(client, rp, key, form={"client_id": rp.client.client_id}).status_code == 200
 
 
 def test_private_key_jwt_refuses_a_foreign_key(client, jwt_rp):
@@ -310,3 +377,79 @@ def test_unreachable_jwks_uri_is_invalid_client_not_a_crash(app, client):
     key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
     response = _jwt_exchange(client, rp, key)
     assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+# -- one client authentication method per request, and errors that say what is wrong ---------
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def _credentials(rp, key, ways):
+    """Headers and form fields that authenticate ``rp`` (correctly) in each of ``ways``."""
+    headers, form = {}, {}
+    if "basic" in ways:
+        headers["Authorization"] = basic(rp.client.client_id, rp.client_secret)
+    if "post" in ways:
+        form.update(client_id=rp.client.client_id, client_secret=rp.client_secret)
+    if "jwt" in ways:
+        form.update(client_assertion_type=ASSERTION_TYPE, client_assertion=_assertion(key, rp.client.client_id))
+    return headers, form
+
+
+@pytest.mark.parametrize("endpoint", ["/token", "/introspect", "/revoke"])
+@pytest.mark.parametrize("ways", [("basic", "post"), ("basic", "jwt"), ("post", "jwt")])
+def test_two_client_authentication_methods_in_one_request_are_invalid_request(client, rp, endpoint, ways):
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    headers, form = _credentials(rp, key, ways)
+    data = {"grant_type": "authorization_code", "code": "x", "redirect_uri": REDIRECT_URI} \
+        if endpoint == "/token" else {"token": "x"}
+    response = client.post(endpoint, data={**data, **form}, headers=headers)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert "more than one way" in response.json["error_description"]
+
+
+def test_a_client_id_beside_basic_credentials_is_not_a_second_method(client, rp):
+    code, verifier = _code(client, rp)
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": code,
+                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
+                                           "client_id": rp.client.client_id},
+                           headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(("registered", "ways", "expected"), [
+    ("client_secret_basic", ("post",),
+     "This client authenticates with client_secret_basic; the request used client_secret_post."),
+    ("client_secret_post", ("basic",),
+     "This client authenticates with client_secret_post; the request used client_secret_basic."),
+    ("client_secret_basic", ("jwt",),
+     "This client authenticates with client_secret_basic; the request used private_key_jwt."),
+    ("private_key_jwt", ("basic",),
+     "This client authenticates with private_key_jwt; the request used client_secret_basic."),
+    ("client_secret_basic", (),
+     "This client authenticates with client_secret_basic; the request sent no client credentials."),
+])
+def test_client_authentication_errors_name_the_registered_and_the_used_method(app, client, registered, ways,
+                                                                               expected):
+    key = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    extra = {"jwks": {"keys": [key.as_dict(private=False)]}} if registered == "private_key_jwt" else {}
+    rp = make_client(app, auth_method=registered, **extra)
+    if registered == "private_key_jwt":
+        rp = dataclasses.replace(rp, client_secret="a-guess")
+    stranger = ECKey.generate_key("P-256", private=True, parameters={"kid": "rp-1"})
+    headers, form = _credentials(rp, stranger, ways)
+    form.setdefault("client_id", rp.client.client_id)
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
+                                           "redirect_uri": REDIRECT_URI, **form}, headers=headers)
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+    assert response.json["error_description"] == expected
+
+
+def test_a_wrong_secret_is_said_plainly_without_a_list_of_methods(client, rp):
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": "x",
+                                           "redirect_uri": REDIRECT_URI},
+                           headers={"Authorization": basic(rp.client.client_id, "wrong")})
+    assert response.status_code == 401 and response.json["error"] == "invalid_client"
+    assert response.json["error_description"] == \
+        "The client_id or client secret in the Authorization header is not correct."
+    assert "WWW-Authenticate" in response.headers

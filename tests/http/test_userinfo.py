@@ -145,3 +145,19 @@ def test_allowed_claims_must_be_known_claims(app):
         make_client(app, allowed_claims=["sub"])
     with pytest.raises(ClientMetadataError, match="national_id"):
         make_client(app, allowed_claims=["national_id"])
+
+
+@pytest.mark.parametrize(("method", "where"), [("POST", "body"), ("GET", "query"), ("POST", "query")])
+def test_a_token_in_the_header_and_the_request_is_invalid_request(client, rp, method, where):
+    token = full_flow(client, rp.client.client_id, rp.client_secret)["access_token"]
+    url = f"/userinfo?access_token={token}" if where == "query" else "/userinfo"
+    data = {"access_token": token} if where == "body" else None
+    response = client.open(url, method=method, data=data, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert "email" not in response.json
+
+
+def test_a_token_in_the_body_and_the_query_is_invalid_request(client, rp):
+    token = full_flow(client, rp.client.client_id, rp.client_secret)["access_token"]
+    response = client.post(f"/userinfo?access_token={token}", data={"access_token": token})
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"

@@ -165,8 +165,16 @@ def test_a_long_break_ends_aal2_even_after_activity_resumed():
     (AcrRequest(values=(acr(2, 2),), essential=True), 1, 1, 1, 2, AcrOutcome(unmet=True)),  # no second factor
     (AcrRequest(values=(acr(3, 2),), essential=True), 1, 2, 2, 2, AcrOutcome(unmet=True)),  # IAL3: a counter
     (AcrRequest(values=(acr(2, 1),), essential=True), 1, 1, 1, 0, AcrOutcome(unmet=True)),  # declined
-    (AcrRequest(values=(acr(2, 1), acr(1, 1))), 1, 1, 1, 2, AcrOutcome(proof=2, target=acr(2, 1))),
+    # a listed value already met is never traded for proofing toward a more preferred one
+    (AcrRequest(values=(acr(2, 1), acr(1, 1))), 1, 1, 1, 2, AcrOutcome(acr=acr(1, 1))),
     (AcrRequest(values=(acr(2, 1), acr(1, 1))), 1, 1, 1, 0, AcrOutcome(acr=acr(1, 1))),
+    (AcrRequest(values=(acr(2, 2), acr(1, 1))), 1, 1, 2, 2, AcrOutcome(acr=acr(1, 1))),
+    (AcrRequest(values=(acr(2, 1), acr(1, 1)), essential=True), 1, 1, 1, 2, AcrOutcome(acr=acr(1, 1))),
+    # ... but a step-up with an authenticator the person has is still offered (and may be declined)
+    (AcrRequest(values=(acr(2, 2), acr(1, 2), acr(1, 1))), 1, 1, 2, 2, AcrOutcome(step_up=2, target=acr(1, 2))),
+    # nothing met: proofing is offered for a voluntary value the person can reach
+    (AcrRequest(values=(acr(2, 1), acr(1, 2))), 1, 1, 1, 2, AcrOutcome(proof=2, target=acr(2, 1))),
+    (AcrRequest(values=(acr(2, 2), acr(1, 2))), 1, 1, 1, 2, AcrOutcome(acr=acr(1, 1))),  # voluntary: what was had
 ])
 def test_acr_decision_with_proofing(request_, ial, aal, reach, provable, outcome):
     assert decide_acr(request_, ial=ial, aal=aal, reachable_aal=reach, provable_ial=provable) == outcome
