@@ -40,7 +40,7 @@ class _Found:
         return self.row.is_expired()
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None or not self.row.client.active or not self.row.user.is_active
+        return self.row.is_revoked() or not self.row.client.active or not self.row.user.is_active
 
 
 def _require_token(request: Any) -> None:
