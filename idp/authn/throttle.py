@@ -54,6 +54,7 @@ from idp.crypto import keyed_hash
 
 ACCOUNT = "a"
 ADDRESS = "i"
+SIGNUP = "signup"  # not a factor: the address key that counts sign-ups
 DECAY = dt.timedelta(hours=24)  # address keys forget failures older than this
 _MAX_EXPONENT = 30  # 2**30 s is far past any sane THROTTLE_MAX_DELAY; keeps the power small
 _TABLE = cast(Table, Throttle.__table__)
@@ -96,6 +97,12 @@ def ip_key(ip: str, factor: str, *, config: Mapping[str, Any]) -> str:
 def password_keys(email: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
     """Account key then address key for a password attempt."""
     return [account_key(email_blind(email, config=config), policy.PASSWORD), ip_key(ip, policy.PASSWORD, config=config)]
+
+
+def signup_keys(ip: str, *, config: Mapping[str, Any]) -> list[str]:
+    """The address key for sign-ups: every sign-up from one address (IPv6: its /64) counts, like
+    failed sign-ins, against ``THROTTLE_IP_FREE_FAILURES`` a day."""
+    return [ip_key(ip, SIGNUP, config=config)]
 
 
 def factor_keys(user_id: int, factor: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
