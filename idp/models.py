@@ -16,6 +16,7 @@ from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
 from idp.oidc.models import Token
+from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
@@ -33,6 +34,7 @@ __all__ = [
            "Role",
            "Throttle",
            "Token",
+           "TokenFamily",
            "TotpCredential",
            "UsedAssertion",
            "User",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from idp.accounts import passwords
@@ -51,16 +54,51 @@ def create_user(db: Session, *, email: str, password: str, name: str = "", email
     passwords.check_password_rules(password, email=email)
     if find_by_email(db, email) is not None:
         raise EmailTaken()
-    user = User(
-        subject_seed=random_token(32),
-        email=email,
-        email_verified=email_verified,
-        name=name.strip()[:200],
-        password_hash=passwords.hash_password(password),
-    )
+    user = _new_user(email=email, password_hash=passwords.hash_password(password), name=name,
+                     email_verified=email_verified)
     db.add(user)
     db.commit()
     return user
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What a self-service sign-up did. The visitor is told the same either way."""
+
+    created: User | None
+    existing: User | None
+
+
+def sign_up(db: Session, *, email: str, password: str, name: str = "") -> SignUp:
+    """Create an account, or find that the email already has one, doing the same work either way.
+
+    The visitor must not learn which (OWASP Authentication Cheat Sheet, account enumeration at
+    account creation): the rules are checked and the password hashed before the email is looked
+    up, so both cases cost one argon2 hash; the caller sends the new person a verification link
+    and the owner of an existing account a notice.
+
+    :raises AccountError: the email is malformed
+    :raises passwords.PasswordRejected: the password breaks a rule
+    """
+    email = check_email(email)
+    passwords.check_password_rules(password, email=email)
+    password_hash = passwords.hash_password(password)
+    existing = find_by_email(db, email)
+    if existing is not None:
+        return SignUp(created=None, existing=existing)
+    user = _new_user(email=email, password_hash=password_hash, name=name, email_verified=False)
+    db.add(user)
+    try:
+        db.commit()
+    except IntegrityError:  # the same address signed up a moment ago
+        db.rollback()
+        return SignUp(created=None, existing=find_by_email(db, email))
+    return SignUp(created=user, existing=None)
+
+
+def _new_user(*, email: str, password_hash: str, name: str, email_verified: bool) -> User:
+    return User(subject_seed=random_token(32), email=email, email_verified=email_verified,
+                name=name.strip()[:200], password_hash=password_hash)
 
 
 def authenticate_password(db: Session, *, email: str, password: str) -> User | None:

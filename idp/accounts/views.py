@@ -14,6 +14,7 @@ from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
+from idp import audit
 from idp import clock
 from idp.accounts import service
 from idp.accounts import session as auth_session
@@ -86,22 +87,37 @@ def signin() -> Response | str | tuple[str, int]:
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Response | str | tuple[str, int]:
+    """Sign-up: the same answer whether or not the email has an account (no enumeration)."""
     next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
     form = {k: request.form.get(k, "")[:1024] for k in ("email", "name", "password")}
     if request.method == "GET":
         return render_template("accounts/signup.html", form=form, next=next_url, error=None)
     db = get_session()
+    verdict = throttle.reserve(db, count=throttle.signup_keys(request.remote_addr or "", config=current_app.config),
+                               config=current_app.config)
+    if not verdict.allowed:
+        audit.record(db, audit.Event.SIGNUP_REFUSED, reason="throttled")
+        return render_template("accounts/signup.html", form=form, next=next_url, error=wait_message(verdict)), 429
     try:
-        user = service.create_user(db, email=form["email"], password=form["password"], name=form["name"])
+        outcome = service.sign_up(db, email=form["email"], password=form["password"], name=form["name"])
     except PasswordRejected as exc:
         return render_template("accounts/signup.html", form=form, next=next_url,
                                error=password_error_message(exc.code)), 400
     except service.AccountError as exc:
         return render_template("accounts/signup.html", form=form, next=next_url,
                                error=account_error_message(exc.code)), 400
-    _send_verification(user.id, user.email)
-    auth_session.sign_in(db, user, Factor(policy.PASSWORD, clock.timestamp()))
-    return _signed_in(next_url)
+    if outcome.created is not None:
+        _send_verification(outcome.created.id, outcome.created.email)
+    elif outcome.existing is not None:
+        audit.record(db, audit.Event.SIGNUP_EXISTING_ACCOUNT, user_id=outcome.existing.id)
+        _send_signup_notice(outcome.existing.email)
+    return redirect(url_for("accounts.signup_sent", next=next_url))
+
+
+@bp.route("/signup/sent")
+def signup_sent() -> str:
+    next_url = safe_next(request.args.get("next"), url_for("accounts.home"))
+    return render_template("accounts/signup_sent.html", next=next_url)
 
 
 def _send_verification(user_id: int, email: str) -> None:
@@ -109,6 +125,15 @@ def _send_verification(user_id: int, email: str) -> None:
     link = current_app.config["ISSUER"] + url_for("accounts.verify_email", token=token)
     send_mail(email, _("Confirm your email address"),
               _("Open this link to confirm your email address:\n\n%(link)s\n\nIt works for 3 days.", link=link))
+
+
+def _send_signup_notice(email: str) -> None:
+    """To the owner of an address someone tried to sign up with: what happened, and how to sign in."""
+    link = current_app.config["ISSUER"] + url_for("accounts.signin")
+    send_mail(email, _("Someone tried to create an account with your email address"),
+              _("Someone tried to create a new digital ID account with this email address, which already "
+                "has an account. If it was you, sign in here:\n\n%(link)s\n\nIf it was not you, you can "
+                "ignore this message: nothing has changed in your account.", link=link))
 
 
 @bp.route("/verify-email/<token>")

@@ -36,8 +36,13 @@ class Attempt:
 
 def throttled(db: Session, keys: list[str], check: Callable[[], Factor | None], *, config: Mapping[str, Any],
               method: str, user_id: int | None) -> Attempt:
-    """Run ``check`` unless a key is blocked; count a failure, or clear the account key on success."""
-    verdict = throttle.check(db, keys)
+    """Run ``check`` unless a key is blocked; count a failure, or clear the account key on success.
+
+    The attempt is counted against the account before ``check`` runs (``throttle.reserve``), so
+    parallel guesses for one account cannot all slip through one reading of the count.
+    """
+    accounts = [k for k in keys if throttle.is_account_key(k)]
+    verdict = throttle.reserve(db, count=accounts, check_only=keys, config=config)
     if not verdict.allowed:
         audit.record(db, audit.Event.SIGNIN_REFUSED, user_id=user_id, factor=method,
                      reason="suspended" if verdict.suspended else "throttled")
@@ -45,9 +50,9 @@ def throttled(db: Session, keys: list[str], check: Callable[[], Factor | None], 
     factor = check()
     if factor is None:
         audit.record(db, audit.Event.SIGNIN_FAILED, user_id=user_id, factor=method, commit=False)
-        return Attempt(None, throttle.failure(db, keys, config=config, factor=method, user_id=user_id))
-    if verdict.counted:  # most sign-ins have no failures on record: no write
-        throttle.success(db, [k for k in keys if throttle.is_account_key(k)])
+        return Attempt(None, throttle.failure(db, keys, config=config, factor=method, user_id=user_id,
+                                              reserved=accounts))
+    throttle.success(db, accounts)  # gives the reservation back, with any earlier failures
     return Attempt(factor, verdict)
 
 

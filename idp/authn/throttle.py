@@ -15,8 +15,10 @@ Two kinds of key, both free of personal data:
 After the free failures (``THROTTLE_FREE_FAILURES``, ``THROTTLE_IP_FREE_FAILURES``) each further
 failure blocks the key for 1, 2, 4, 8... seconds, up to ``THROTTLE_MAX_DELAY``.
 
-The caller's sequence: :func:`check` before verifying anything; on a wrong value
-:func:`failure`; on a right one :func:`success` with the account keys.
+The caller's sequence: :func:`reserve` before verifying anything, which counts the attempt
+against the account keys at once (so parallel guesses cannot all pass one check of the count);
+on a wrong value :func:`failure` with the reserved keys; on a right one :func:`success` with the
+account keys.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from typing import cast
 from sqlalchemy import Table
 from sqlalchemy import case
 from sqlalchemy import delete
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql
@@ -51,6 +54,7 @@ from idp.crypto import keyed_hash
 
 ACCOUNT = "a"
 ADDRESS = "i"
+SIGNUP = "signup"  # not a factor: the address key that counts sign-ups
 DECAY = dt.timedelta(hours=24)  # address keys forget failures older than this
 _MAX_EXPONENT = 30  # 2**30 s is far past any sane THROTTLE_MAX_DELAY; keeps the power small
 _TABLE = cast(Table, Throttle.__table__)
@@ -95,6 +99,12 @@ def password_keys(email: str, ip: str, *, config: Mapping[str, Any]) -> list[str
     return [account_key(email_blind(email, config=config), policy.PASSWORD), ip_key(ip, policy.PASSWORD, config=config)]
 
 
+def signup_keys(ip: str, *, config: Mapping[str, Any]) -> list[str]:
+    """The address key for sign-ups: every sign-up from one address (IPv6: its /64) counts, like
+    failed sign-ins, against ``THROTTLE_IP_FREE_FAILURES`` a day."""
+    return [ip_key(ip, SIGNUP, config=config)]
+
+
 def factor_keys(user_id: int, factor: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
     """Account key then address key for a second factor (TOTP, recovery code).
 
@@ -122,26 +132,59 @@ def check(db: Session, keys: Iterable[str], *, now: dt.datetime | None = None) -
                    counted=counted)
 
 
+def reserve(db: Session, *, count: Iterable[str], check_only: Iterable[str] = (),
+            config: Mapping[str, Any]) -> Verdict:
+    """Count one attempt against ``count`` before it is checked; refused while any key is blocked.
+
+    Guesses in flight are counted (SP 800-63B-4 §3.2.2 limits *attempts*): each reservation
+    locks the key's row, so parallel requests take their places one after the other, and one
+    past the free allowance blocks the key at once, as if it had failed, so the next parallel
+    request finds it blocked. A right answer then clears the account keys (:func:`success`);
+    a wrong one is settled by :func:`failure` with ``reserved=count``. A refused attempt is not
+    counted. ``check_only`` keys (the address, for sign-in) are only checked. Commits.
+    """
+    now = clock.utc_now()
+    counted = sorted(set(count))  # one lock order for every process
+    for key in counted:
+        _lock(db, key)
+    verdict = check(db, [*counted, *check_only], now=now)
+    if verdict.allowed:
+        for key in counted:
+            failures = _increment(db, key, now=now, decay=not is_account_key(key))
+            db.execute(update(_TABLE).where(_TABLE.c.key == key)
+                       .values(blocked_until=_blocked_until(key, failures, now=now, config=config)))
+    db.commit()
+    return verdict
+
+
 def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], factor: str,
-            user_id: int | None = None) -> Verdict:
-    """Count one failed attempt against every key; block or suspend as due. Commits.
+            user_id: int | None = None, reserved: Iterable[str] = ()) -> Verdict:
+    """Count one failed attempt against every key (but those :func:`reserve` counted already);
+    block or suspend as due. Commits.
 
     :param user_id: the account, when one exists (audit only; never changes the outcome)
     :returns: the verdict for the next attempt
     """
     now = clock.utc_now()
     keys = sorted(set(keys))  # one lock order for every process
+    reserved = set(reserved)
     for key in keys:
         account = is_account_key(key)
-        failures = _increment(db, key, now=now, decay=not account)
-        free = int(config["THROTTLE_FREE_FAILURES" if account else "THROTTLE_IP_FREE_FAILURES"])
-        blocked_until = None
-        if failures > free:
-            delay = min(2 ** min(failures - free - 1, _MAX_EXPONENT), int(config["THROTTLE_MAX_DELAY"]))
-            blocked_until = now + dt.timedelta(seconds=delay)
+        if key in reserved:  # counted before the check; gone if a right answer came in between
+            failures = db.scalar(select(_TABLE.c.failures).where(_TABLE.c.key == key)) or 0
+        else:
+            failures = _increment(db, key, now=now, decay=not account)
+        blocked_until = _blocked_until(key, failures, now=now, config=config)
+        if blocked_until is not None:
+            delay = int((blocked_until - now).total_seconds())
             audit.record(db, audit.Event.THROTTLED, user_id=user_id, commit=False, factor=factor,
                          scope="account" if account else "address", failures=failures, delay=delay)
-        db.execute(update(_TABLE).where(_TABLE.c.key == key).values(blocked_until=blocked_until))
+        if key not in reserved:
+            db.execute(update(_TABLE).where(_TABLE.c.key == key).values(blocked_until=blocked_until))
+        elif blocked_until is not None:  # never shorten a block a later reservation set
+            db.execute(update(_TABLE).where(_TABLE.c.key == key, or_(_TABLE.c.blocked_until.is_(None),
+                                                                   _TABLE.c.blocked_until < blocked_until))
+                       .values(blocked_until=blocked_until))
         if account and failures >= int(config["THROTTLE_SUSPEND_AFTER"]):
             result = db.execute(update(_TABLE).where(_TABLE.c.key == key, _TABLE.c.suspended_at.is_(None))
                                 .values(suspended_at=now))
@@ -192,15 +235,38 @@ def unlock_user(db: Session, user: User, *, config: Mapping[str, Any]) -> list[s
     return [_factor_of(key) for key in keys if lift(db, key, user_id=user.id, reason="operator")]
 
 
-def _increment(db: Session, key: str, *, now: dt.datetime, decay: bool) -> int:
-    """Add one failure in one statement (an upsert, safe across processes); the new count."""
+def _free(key: str, config: Mapping[str, Any]) -> int:
+    return int(config["THROTTLE_FREE_FAILURES" if is_account_key(key) else "THROTTLE_IP_FREE_FAILURES"])
+
+
+def _blocked_until(key: str, failures: int, *, now: dt.datetime, config: Mapping[str, Any]) -> dt.datetime | None:
+    """After the free failures, 1, 2, 4, 8... seconds, up to ``THROTTLE_MAX_DELAY``."""
+    free = _free(key, config)
+    if failures <= free:
+        return None
+    delay = min(2 ** min(failures - free - 1, _MAX_EXPONENT), int(config["THROTTLE_MAX_DELAY"]))
+    return now + dt.timedelta(seconds=delay)
+
+
+def _insert(db: Session) -> Any:
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
-        insert: Any = postgresql.insert(_TABLE)
-    elif dialect == "sqlite":
-        insert = sqlite.insert(_TABLE)
-    else:  # pragma: no cover - make_engine only builds these two
-        raise RuntimeError(f"throttling needs SQLite or PostgreSQL, not {dialect}")
+        return postgresql.insert(_TABLE)
+    if dialect == "sqlite":
+        return sqlite.insert(_TABLE)
+    raise RuntimeError(f"throttling needs SQLite or PostgreSQL, not {dialect}")  # pragma: no cover
+
+
+def _lock(db: Session, key: str) -> None:
+    """Hold the key's row until commit (PostgreSQL: a row lock; SQLite: the write lock the
+    insert takes), creating it at zero failures when there is none."""
+    db.execute(_insert(db).values(key=key, failures=0).on_conflict_do_nothing(index_elements=[_TABLE.c.key]))
+    db.execute(select(_TABLE.c.key).where(_TABLE.c.key == key).with_for_update())
+
+
+def _increment(db: Session, key: str, *, now: dt.datetime, decay: bool) -> int:
+    """Add one failure in one statement (an upsert, safe across processes); the new count."""
+    insert = _insert(db)
     counted: Any = _TABLE.c.failures + 1
     if decay:
         counted = case((_TABLE.c.last_failure_at < now - DECAY, 1), else_=_TABLE.c.failures + 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from dataclasses import fields
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -20,6 +22,7 @@ from idp.db import utc_now
 from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Token
+from idp.oidc.subjects import subject_for
 
 CONFIDENTIAL_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 
@@ -40,7 +43,7 @@ class _Found:
         return self.row.is_expired()
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None or not self.row.client.active or not self.row.user.is_active
+        return self.row.is_revoked() or not self.row.client.active or not self.row.user.is_active
 
 
 def _require_token(request: Any) -> None:
@@ -93,12 +96,44 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return tokens.introspection_payload(token.row, refresh=token.refresh)
 
 
+def hint_names_session(claims: dict[str, Any], client: Client | None, ctx: auth_session.AuthContext) -> bool:
+    """Whether a (verified) ID token was issued in this browser's session to this person.
+
+    RP-Initiated Logout 1.0 §2: the hint's ``sid`` and ``sub`` identify the session; any valid
+    ID token (another person's, or one from a session already over) must not end this one.
+    The ``sub`` is pairwise, so it is compared as the hint's client would see this person.
+    """
+    return (client is not None and claims.get("sid") == ctx.sid
+            and claims.get("sub") == subject_for(ctx.user, client))
+
+
+@dataclass
+class LogoutRequest(EndSessionRequest):
+    """Authlib's request, with the decision whether to ask the person first."""
+
+    asks: bool = True
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.asks
+
+
 class EndSessionEndpoint(_EndSessionEndpoint):
     def get_server_jwks(self) -> KeySet:
         return current_app.extensions["idp.keyring"].public_keys()
 
     def get_algorithms(self) -> list[str]:
         return ["RS256", "ES256"]
+
+    def validate_request(self, request: Any) -> LogoutRequest:
+        """Ends the session without a question only when the hint names it (§2, §4), or when
+        there is no session to end; without a valid hint the person always confirms (§6)."""
+        req = super().validate_request(request)
+        asks = True
+        if req.id_token_claims is not None:
+            ctx = auth_session.current(get_session())
+            asks = ctx is not None and not hint_names_session(req.id_token_claims, req.client, ctx)
+        return LogoutRequest(**{f.name: getattr(req, f.name) for f in fields(req)}, asks=asks)
 
     def _validate_id_token_hint(self, id_token_hint: str) -> dict[str, Any]:
         claims = super()._validate_id_token_hint(id_token_hint)

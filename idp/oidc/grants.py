@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -16,7 +15,6 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy import update
 
 from idp import audit
 from idp import clock
@@ -25,6 +23,7 @@ from idp.accounts.session import AuthContext
 from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.db import utc_now
+from idp.oidc import redemption
 from idp.oidc import tokens
 from idp.oidc.claims import release
 from idp.oidc.models import AuthorizationCode
@@ -119,6 +118,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
+        tokens.open_family(db, row)
         # One event per authorization an e-Service received (the dashboard's per-service sign-ins).
         audit.record(db, audit.Event.AUTHORIZED, user_id=request.user.id, client_id=request.client.id, commit=False,
                      acr=row.acr, amr=row.amr)
@@ -130,22 +130,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code)))
         if row is None or row.client_id != client.id:
             return None
-        if row.used_at is not None:
-            # RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
-            tokens.revoke_family(db, f"code:{row.id}")
-            db.commit()
+        now = utc_now()
+        if row.used_at is None and (row.is_expired() or not row.user.is_active):
             return None
-        if row.is_expired() or not row.user.is_active:
-            return None
-        # Mark it used before anything is issued, atomically, so two racing requests cannot
-        # both redeem it.
-        result = db.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None))
-            .values(used_at=utc_now())
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            db.rollback()
+        # Redeemed before anything is issued, atomically; whoever comes second (even by a
+        # microsecond) revokes what the first issued, now or later (see ``redemption``).
+        if row.used_at is not None or not redemption.redeem_code(db, row, now=now):
+            redemption.revoke_replayed(db, family=tokens.family_of(row), reason=redemption.Replay.CODE,
+                                       client_id=row.client_id, user_id=row.user_id, now=now)
             return None
         return row
 
@@ -159,7 +151,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                        expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
         code: AuthorizationCode = self.request.authorization_code
         context = tokens.GrantContext(auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), sid=code.sid,
-                                      family=f"code:{code.id}", code_id=code.id, claims=code.claims)
+                                      family=tokens.family_of(code), code_id=code.id, claims=code.claims)
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
 
 
@@ -170,14 +162,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         db = get_session()
         row = tokens.find_refresh_token(db, refresh_token)
-        if row is None:
+        if row is None or not row.check_client(self.request.client):
             return None
-        if row.refresh_used_at is not None and row.revoked_at is None:
-            # A rotated-out refresh token came back: someone holds a copy. Revoke the family.
-            tokens.revoke_family(db, row.family)
-            db.commit()
+        now = utc_now()
+        if row.refresh_used_at is None and not tokens.refresh_is_usable(row):
             return None
-        return row if tokens.refresh_is_usable(row) else None
+        # Rotated before anything is issued, atomically: a second use, however close to the
+        # first, means someone holds a copy, so the family goes (RFC 9700 §4.14.2).
+        if row.refresh_used_at is not None or not redemption.redeem_refresh_token(db, row, now=now):
+            redemption.revoke_replayed(db, family=row.family, reason=redemption.Replay.REFRESH_TOKEN,
+                                       client_id=row.client_id, user_id=row.user_id, now=now)
+            return None
+        return row
 
     def authenticate_user(self, refresh_token: Token) -> User:
         return refresh_token.user
@@ -190,13 +186,4 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        db = get_session()
-        result = db.execute(
-            update(Token)
-            .where(Token.id == refresh_token.id, Token.refresh_used_at.is_(None))
-            .values(refresh_used_at=utc_now())
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            db.rollback()  # a concurrent request rotated it first: issue nothing
-            raise InvalidGrantError("The refresh token was already used.")
-        db.commit()
+        get_session().commit()  # the rotation (see authenticate_refresh_token) with the new tokens

@@ -243,13 +243,29 @@ class AuthorizationCode(Base):
         return self.expires_at <= utc_now()
 
 
+class TokenFamily(Base):
+    """Every token issued from one authorization code, however often it was refreshed.
+
+    The row is written with the code, before anything can be redeemed, so a replay can always
+    mark it revoked. A token counts as revoked when its own ``revoked_at`` or its family's is set:
+    a token written after the mark (by a winner whose transaction was still open when the loser
+    of a race marked the family) is covered too (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
+    """
+
+    __tablename__ = "token_families"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[Created]
+    revoked_at: Mapped[dt.datetime | None]
+
+
 class Token(Base):
     """One issued token pair. ``family`` ties every token from one code so reuse revokes them all."""
 
     __tablename__ = "tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    family: Mapped[str] = mapped_column(String(64), index=True)
+    family: Mapped[str] = mapped_column(ForeignKey("token_families.id"), index=True)
     code_id: Mapped[int | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
@@ -271,6 +287,7 @@ class Token(Base):
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
+    family_row: Mapped[TokenFamily] = relationship(lazy="joined", innerjoin=True)
 
     # -- Authlib TokenMixin ----------------------------------------------------------------
     def check_client(self, client: Client) -> bool:
@@ -286,7 +303,7 @@ class Token(Base):
         return self.access_expires_at <= utc_now()
 
     def is_revoked(self) -> bool:
-        return self.revoked_at is not None
+        return self.revoked_at is not None or self.family_row.revoked_at is not None
 
     def get_user(self) -> User:
         return self.user

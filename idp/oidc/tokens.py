@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 from joserfc import jwt
 from sqlalchemy import delete
+from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
@@ -28,6 +29,7 @@ from idp.db import utc_now
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Token
+from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
 from idp.oidc.subjects import subject_for
 
@@ -45,6 +47,17 @@ class GrantContext:
     family: str
     code_id: int | None = None
     claims: dict[str, Any] = field(default_factory=dict)
+
+
+def family_of(code: AuthorizationCode) -> str:
+    """The family every token from ``code`` belongs to."""
+    return f"code:{code.id}"
+
+
+def open_family(db: Session, code: AuthorizationCode) -> None:
+    """Write the family row with the code, so a replay can always mark it (see ``redemption``)."""
+    db.flush()  # the code's id
+    db.add(TokenFamily(id=family_of(code)))
 
 
 def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext) -> dict[str, Any]:
@@ -113,13 +126,19 @@ def revoke_where(db: Session, *conditions: Any, now: dt.datetime | None = None) 
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def revoke_family(db: Session, family: str) -> None:
-    revoke_where(db, Token.family == family)
+def revoke_family(db: Session, family: str, *, now: dt.datetime | None = None) -> bool:
+    """Mark the family revoked (covering tokens not written yet) and revoke its tokens; not
+    committed. Whether the family was live until now."""
+    now = now or utc_now()
+    result = db.execute(update(TokenFamily).where(TokenFamily.id == family, TokenFamily.revoked_at.is_(None))
+                        .values(revoked_at=now).execution_options(synchronize_session=False))
+    revoke_where(db, Token.family == family, now=now)
+    return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
 def refresh_is_usable(row: Token) -> bool:
     now = utc_now()
-    return (row.revoked_at is None and row.refresh_used_at is None
+    return (not row.is_revoked() and row.refresh_used_at is None
             and row.refresh_expires_at is not None and row.refresh_expires_at > now
             and row.client.active and row.user.is_active)
 
@@ -159,6 +178,10 @@ def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(da
     counts["tokens"] = result.rowcount  # type: ignore[attr-defined]
     result = db.execute(delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff))
     counts["authorization_codes"] = result.rowcount  # type: ignore[attr-defined]
+    # A family outlives its code (refresh tokens live longer); it goes with its last token.
+    result = db.execute(delete(TokenFamily).where(TokenFamily.created_at < cutoff,
+                                                  ~exists().where(Token.family == TokenFamily.id)))
+    counts["token_families"] = result.rowcount  # type: ignore[attr-defined]
     result = db.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
     counts["used_assertions"] = result.rowcount  # type: ignore[attr-defined]
     db.commit()

@@ -238,7 +238,8 @@ def discovery() -> Response:
 def end_session() -> Response | tuple[str, int] | str:
     """RP-Initiated Logout 1.0: sign out, then back to the RP only to a registered URI.
 
-    Without a valid ``id_token_hint`` the person confirms first (§6) and is never redirected.
+    The person confirms first unless the ``id_token_hint`` names this session (§2, §4, §6);
+    without a valid hint they are never redirected.
     """
     try:
         req = authorization.validate_endpoint_request("end_session")
@@ -248,7 +249,8 @@ def end_session() -> Response | tuple[str, int] | str:
         if request.method == "GET" or request.form.get("confirm") != "yes":
             return render_template("oidc/logout_confirm.html", action=request.full_path)
         csrf.protect()
-        auth_session.end_current(get_session())
-        return render_template("oidc/logged_out.html")
+        if req is None:
+            auth_session.end_current(get_session())
+            return render_template("oidc/logged_out.html")
     response = authorization.create_endpoint_response("end_session", req)
     return response or render_template("oidc/logged_out.html")

@@ -154,6 +154,7 @@ def test_db_prune_deletes_only_what_can_no_longer_be_used(app, client, run):
     from idp.db import utc_now
     from idp.oidc.models import AuthorizationCode
     from idp.oidc.models import Token
+    from idp.oidc.models import TokenFamily
     from tests.factories import make_client
     from tests.factories import make_user
     from tests.flows import basic
@@ -168,9 +169,11 @@ def test_db_prune_deletes_only_what_can_no_longer_be_used(app, client, run):
         db = get_session()
         db.execute(update(Token).values(access_expires_at=long_ago))
         db.execute(update(AuthorizationCode).values(expires_at=long_ago))
+        db.execute(update(TokenFamily).values(created_at=long_ago))
         db.commit()
     counts = json.loads(run("db", "prune", "--json").stdout)
     assert counts["tokens"] == 1 and counts["authorization_codes"] == 2
+    assert counts["token_families"] == 1  # the live refresh token's family stays
     with app.app_context():
         assert get_session().scalar(select(func.count()).select_from(Token)) == 1
     refreshed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": live["refresh_token"]},

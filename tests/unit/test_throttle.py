@@ -203,3 +203,22 @@ def test_lift_one_key_after_a_recovery_code_sign_in(app, db, user):
 def test_check_with_no_keys_or_unknown_keys_allows(db):
     assert throttle.check(db, []).allowed
     assert throttle.check(db, ["a:pwd:never-seen"]) == throttle.Verdict(allowed=True)
+
+
+def test_reserve_counts_before_the_check_and_blocks_past_the_allowance(app, db):
+    """A guess in flight is counted: the one past the free failures blocks the key before its
+    answer is known, so a parallel guess finds it blocked; a refused attempt is not counted."""
+    keys = throttle.password_keys(EMAIL, IP, config=app.config)
+    account = keys[0]
+    free = app.config["THROTTLE_FREE_FAILURES"]
+    for n in range(1, free + 2):
+        assert throttle.reserve(db, count=[account], check_only=keys, config=app.config).allowed
+        assert _failures(db, account) == n
+    refused = throttle.reserve(db, count=[account], check_only=keys, config=app.config)
+    assert not refused.allowed and refused.retry_after == 1
+    assert _failures(db, account) == free + 1
+    # settling the reserved guesses as failures counts the address, not the account again
+    verdict = _fail(app, db, keys, reserved=[account])
+    assert _failures(db, account) == free + 1 and _failures(db, keys[1]) == 1 and not verdict.allowed
+    throttle.success(db, [account])
+    assert _failures(db, account) == 0
