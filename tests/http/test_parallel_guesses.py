@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from idp import clock
+from idp.audit.models import AuditEvent
 from idp.authn import throttle
-from idp.authn.models import AuditEvent
 from idp.authn.models import Throttle
 from tests.factories import PASSWORD
 from tests.factories import make_user

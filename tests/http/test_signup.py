@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from idp import clock
 from idp.accounts.models import User
-from idp.authn.models import AuditEvent
+from idp.audit.models import AuditEvent
 from idp.db import get_session
 from tests.factories import PASSWORD
 from tests.factories import make_user
