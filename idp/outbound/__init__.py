@@ -22,6 +22,7 @@ from idp.outbound.fetcher import JWK_SET
 from idp.outbound.fetcher import Fetcher
 from idp.outbound.fetcher import Limits
 from idp.outbound.fetcher import check_url
+from idp.outbound.fetcher import parse_target
 
 __all__ = ["JSON", "JWK_SET", "BadResponse", "FetchError", "Fetcher", "Limits", "NotAllowed", "Timeout",
            "TooLarge", "Unreachable", "address_problem", "check_url", "fetcher", "init_app", "is_public_destination",
@@ -44,10 +45,11 @@ def fetcher() -> Fetcher:
 
 
 def is_public_destination(url: str, *, timeout: float = 3.0) -> bool:
-    """Whether ``url`` is https and its host resolves only to public addresses, loopback included
-    as refused whatever the settings: the rule automatic approval applies (resolve, then check)."""
+    """Whether the host of ``url`` resolves only to public addresses, loopback refused whatever the
+    settings: the address rule automatic approval applies (the scheme is a separate reason there)."""
     try:
-        check_url(url, allow_loopback=False, timeout=timeout)
+        target = parse_target(url, allow_loopback=True)
+        resolve(target.host, target.port, timeout=timeout, allow_loopback=False)
     except FetchError:
         return False
     return True
