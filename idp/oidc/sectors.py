@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import selectinload
 
 from idp import outbound
 from idp.oidc.models import Client
@@ -84,7 +85,7 @@ def foreign_sharers(db: Session, metadata: Mapping[str, Any], *, agency: str | N
     key = sharing_key(metadata)
     if key is None:
         return []
-    others = db.scalars(select(Client).order_by(Client.id))
+    others = db.scalars(select(Client).options(selectinload(Client.initial_token)).order_by(Client.id))
     return [c for c in others if c is not exclude and sharing_key(c.client_metadata) == key
             and (agency is None or agency_of(c) != agency)]
 
