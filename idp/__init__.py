@@ -35,12 +35,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp import errors
     from idp import http
     from idp import i18n
+    from idp import outbound
     from idp.extensions import csrf
 
     db.init_app(app)
     i18n.init_app(app)
     http.init_app(app)
     csrf.init_app(app)
+    outbound.init_app(app)
 
     from idp import console
     from idp import oidc

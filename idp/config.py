@@ -73,6 +73,15 @@ DEFAULTS: dict[str, Any] = {
     "INITIAL_ACCESS_TOKEN_DAYS": 30,  # default lifetime of an agency's registration permission
     "AUDIT_VERIFY_INLINE_MAX": 10_000,  # the audit console checks the whole chain on each page up to this size
     "AUDIT_EXPORT_MAX": 100_000,  # rows in one CSV export of the audit log
+    # Fetching URLs that clients registered (jwks_uri, sector_identifier_uri): docs/security.md#fetcher
+    "OUTBOUND_ALLOW_LOOPBACK": None,  # http and loopback addresses; None: only when the issuer is loopback
+    "OUTBOUND_DEADLINE": 3.0,  # seconds for resolving, connecting, TLS, headers and body together
+    "OUTBOUND_MAX_BYTES": 64 * 1024,
+    "OUTBOUND_CACHE_MIN": 60,  # a fetched document is kept per its Cache-Control max-age, within these bounds
+    "OUTBOUND_CACHE_MAX": 24 * 3600,
+    "OUTBOUND_CACHE_DEFAULT": 300,  # without max-age
+    "OUTBOUND_FAILURE_TTL": 30,  # a failed fetch is not repeated before this
+    "OUTBOUND_KEY_REFETCH_INTERVAL": 60,  # an unknown kid refetches a client's jwks_uri at most this often
 }
 
 
@@ -106,6 +115,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     for name in LIST_SETTINGS:  # IDP_X=a,b as well as IDP_X='["a", "b"]'
         if isinstance(app.config[name], str):
             app.config[name] = [v for v in app.config[name].replace(",", " ").split() if v]
+    allow_loopback = app.config["OUTBOUND_ALLOW_LOOPBACK"]
+    app.config["OUTBOUND_ALLOW_LOOPBACK"] = (is_loopback_host(urlsplit(app.config["ISSUER"]).hostname or "")
+                                             if allow_loopback is None else _flag(allow_loopback))
     check(app.config)
     secure = app.config["ISSUER"].startswith("https://")
     if secure:
@@ -123,6 +135,9 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_ISSUER must not have a query or fragment (OpenID Discovery §2)")
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise ConfigError(f"IDP_ISSUER {issuer!r} uses http:// on a host that is not loopback; use https://")
+    if _flag(config.get("OUTBOUND_ALLOW_LOOPBACK")) and not is_loopback_host(parts.hostname):
+        # Development only: a live IdP that fetched from loopback would let a client reach its own host.
+        raise ConfigError("IDP_OUTBOUND_ALLOW_LOOPBACK is only for an issuer on this computer (localhost)")
     if len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:
@@ -141,6 +156,13 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _flag(value: Any) -> bool:
+    """A boolean setting, also as an environment string (``IDP_X=false``)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
 
 
 def _instance_secret(path: Path) -> str:

@@ -26,5 +26,7 @@ def make_client(app: Flask, **kwargs: Any) -> NewClient:
     kwargs.setdefault("name", "Restaurant licence")
     kwargs.setdefault("redirect_uris", [REDIRECT_URI])
     kwargs.setdefault("post_logout_redirect_uris", ["https://rp.example/bye"])
+    # Most tests make several e-Services on rp.example; tests of the sector rule pass False.
+    kwargs.setdefault("join_sector", True)
     with app.app_context():
         return create_client(get_session(), **kwargs)

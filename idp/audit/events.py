@@ -30,6 +30,7 @@ class Event(StrEnum):
     CLIENT_HELD_FOR_REVIEW = "client_held_for_review"
     CLIENT_REGISTERED = "client_registered"
     CLIENT_SECRET_ROTATED = "client_secret_rotated"
+    CLIENT_SECTOR_JOINED = "client_sector_joined"
     CLIENT_UPDATED = "client_updated"
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"

@@ -35,7 +35,11 @@ def clients_group() -> None:
 @click.option("--jwks-uri")
 @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
 @click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
-@click.option("--sector-identifier-uri", help="Pairwise sector shared by this agency's e-Services (operator-vouched).")
+@click.option("--sector-identifier-uri",
+              help="Pairwise sector shared by this agency's e-Services: an https URL returning a JSON array "
+                   "that lists every redirect URI (fetched now).")
+@click.option("--join-sector", is_flag=True,
+              help="Confirm sharing the pairwise sector with another agency's e-Services (same sub for everyone).")
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256")
 @click.option("--trusted", is_flag=True, help="First-party e-Service: consent already given by the operator.")
 @click.option("--no-pkce", is_flag=True, help="Only for confidential clients that cannot send PKCE.")
@@ -48,7 +52,8 @@ def clients_group() -> None:
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
-                default_acr_values: tuple[str, ...], allow_national_id: bool, as_json: bool) -> None:
+                default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
+                as_json: bool) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -63,7 +68,7 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             id_token_signed_response_alg=id_token_alg,
                             trusted=trusted, require_pkce=not no_pkce,
                             default_acr_values=list(default_acr_values),
-                            national_id_allowed=allow_national_id)
+                            national_id_allowed=allow_national_id, join_sector=join_sector)
     except ClientMetadataError as exc:
         fail(exc.description)
         return

@@ -63,7 +63,8 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
             existing.active = False
             db.commit()
         new = create_client(db, name=DEMO_CLIENT_NAME, redirect_uris=[f"{eservice_url}/callback"],
-                            post_logout_redirect_uris=[f"{eservice_url}/"], scope="openid profile email")
+                            post_logout_redirect_uris=[f"{eservice_url}/"], scope="openid profile email",
+                            join_sector=True)  # replaces the demo's own earlier client
         fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)

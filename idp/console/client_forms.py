@@ -50,6 +50,7 @@ class ClientForm:
     trusted: bool = False
     national_id: bool = False
     allowed_claims: str = ""  # space-separated; empty: no list (any claim its scopes cover)
+    join_sector: bool = False  # the admin confirms sharing a pairwise sector with another agency (never kept)
 
     @classmethod
     def from_form(cls, data: MultiDict[str, str]) -> ClientForm:
@@ -69,7 +70,7 @@ class ClientForm:
             jwks=text("jwks"), jwks_uri=text("jwks_uri"),
             id_token_alg=text("id_token_signed_response_alg") or ID_TOKEN_ALGS[0],
             trusted=data.get("trusted") == "1", national_id=data.get("national_id_allowed") == "1",
-            allowed_claims=text("allowed_claims"),
+            allowed_claims=text("allowed_claims"), join_sector=data.get("join_sector") == "1",
         )
 
     @classmethod

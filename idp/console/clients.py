@@ -113,9 +113,10 @@ def new(*, ctx: AuthContext) -> Response | tuple[str, int]:
     db = get_session()
     try:
         metadata = service.validate_metadata(form.metadata(), national_id_allowed=form.national_id)
+        created = service.store_client(db, metadata, trusted=form.trusted, join_sector=form.join_sector,
+                                       by=ctx.user.id)
     except ClientMetadataError as exc:
         return _render_form(form, error=_metadata_error(exc), status=400)
-    created = service.store_client(db, metadata, trusted=form.trusted, by=ctx.user.id)
     if created.client_secret:
         return _no_store(render_template("console/clients/secret.html", client=created.client,
                                          secret=created.client_secret, created=True))
@@ -132,7 +133,8 @@ def edit(client_id: str, *, ctx: AuthContext) -> Response | tuple[str, int]:
     form = ClientForm.from_form(request.form)
     try:
         secret = service.update_client(get_session(), client, form.metadata(), trusted=form.trusted,
-                                       national_id_allowed=form.national_id, by=ctx.user.id)
+                                       national_id_allowed=form.national_id, join_sector=form.join_sector,
+                                       by=ctx.user.id)
     except ClientMetadataError as exc:
         return _render_form(form, client=client, error=_metadata_error(exc), status=400)
     if secret:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
-import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -13,15 +12,16 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app
 from flask import request
 from flask import url_for
+from joserfc.errors import JoseError
+from joserfc.jwk import GuestProtocol
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 
+from idp import outbound
 from idp.db import get_session
 from idp.db import utc_now
 from idp.oidc.models import Client
 from idp.oidc.models import UsedAssertion
-
-_JWKS_CACHE: dict[str, tuple[float, dict[str, Any]]] = {}
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -76,24 +76,47 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             return False
         return True
 
-    def resolve_client_public_key(self, client: Client) -> KeySet:
+    def resolve_client_public_key(self, client: Client) -> KeySet | Callable[[GuestProtocol], KeySet]:
         meta = client.client_metadata
         if meta.get("jwks"):
             return KeySet.import_key_set(meta["jwks"])  # type: ignore[arg-type]
         if meta.get("jwks_uri"):
-            return KeySet.import_key_set(fetch_jwks(meta["jwks_uri"]))  # type: ignore[arg-type]
+            # joserfc calls this with the assertion's header, so the key set is fetched knowing the kid.
+            return lambda token: keys_from_jwks_uri(client, kid=token.headers().get("kid"))
         raise InvalidClientError(description="The client has no registered keys.")
 
 
-def fetch_jwks(uri: str, *, ttl: float = 300.0) -> dict[str, Any]:
-    """The client's JWKS from ``jwks_uri``, cached for ``ttl`` seconds."""
-    cached = _JWKS_CACHE.get(uri)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
+def keys_from_jwks_uri(client: Client, *, kid: Any) -> KeySet:
+    """The client's keys from its ``jwks_uri``, through the outbound fetcher and its caches.
+
+    A ``kid`` missing from the cached set fetches the set again (the client rotated its keys,
+    OIDC Core §10.1.1), but at most once per ``OUTBOUND_KEY_REFETCH_INTERVAL`` per client. This runs
+    at ``/token`` before the client is authenticated, so anyone who knows a ``client_id`` can
+    trigger it: the success cache, the failure cache, one fetch in flight per URL and this limit
+    keep that to a few fetches a minute per client, whatever they send (docs/security.md#fetcher).
+
+    :raises InvalidClientError: the set could not be fetched or used, or has no key ``kid``
+    """
+    uri = str(client.client_metadata["jwks_uri"])
+    fetcher = outbound.fetcher()
+    interval = float(current_app.config["OUTBOUND_KEY_REFETCH_INTERVAL"])
     try:
-        with urllib.request.urlopen(uri, timeout=5) as resp:  # noqa: S310 (registered https URI)
-            data = json.loads(resp.read(256 * 1024))
-    except (OSError, ValueError) as exc:
-        raise InvalidClientError(description="The client's jwks_uri could not be read.") from exc
-    _JWKS_CACHE[uri] = (time.monotonic() + ttl, data)
-    return data
+        keys = _key_set(fetcher.fetch_json(uri, media_types=outbound.JWK_SET))
+        if isinstance(kid, str) and not _has_kid(keys, kid) and fetcher.may_refresh(client.client_id, every=interval):
+            keys = _key_set(fetcher.fetch_json(uri, media_types=outbound.JWK_SET, refresh=True))
+    except outbound.FetchError as exc:
+        raise InvalidClientError(description=f"The client's jwks_uri could not be used: {exc}") from exc
+    if isinstance(kid, str) and not _has_kid(keys, kid):
+        raise InvalidClientError(description=f"The client's jwks_uri has no key with kid {kid[:100]!r}.")
+    return keys
+
+
+def _key_set(document: Any) -> KeySet:
+    try:
+        return KeySet.import_key_set(document)
+    except (JoseError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise outbound.BadResponse("the document is not a JWK Set.") from exc
+
+
+def _has_kid(keys: KeySet, kid: str) -> bool:
+    return any(key.kid == kid for key in keys)

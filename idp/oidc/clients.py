@@ -18,6 +18,7 @@ from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc import sectors
 from idp.oidc import tokens
 from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import PROTOCOL_CLAIMS
@@ -207,9 +208,14 @@ def create_client(
     name_th: str | None = None,
     logo_uri: str | None = None,
     allowed_claims: list[str] | None = None,
+    join_sector: bool = False,
     by: int | None = None,
 ) -> NewClient:
-    """Validate and store an e-Service (the CLI's and the console's way in); audited."""
+    """Validate and store an e-Service (the CLI's way in); audited.
+
+    :param join_sector: the admin confirmed that it may share its pairwise sector with e-Services
+        of another agency (see :func:`store_client`)
+    """
     raw: dict[str, Any] = {
         "client_name": name, "client_name#th": name_th, "logo_uri": logo_uri, "redirect_uris": redirect_uris,
         "post_logout_redirect_uris": post_logout_redirect_uris or [], "token_endpoint_auth_method": auth_method,
@@ -219,14 +225,23 @@ def create_client(
         "default_acr_values": default_acr_values or None, "allowed_claims": allowed_claims,
     }
     metadata = validate_metadata(raw, national_id_allowed=national_id_allowed, require_pkce=require_pkce)
-    return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, by=by)
+    return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, join_sector=join_sector, by=by)
 
 
 def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False, require_pkce: bool = True,
                  status: str = "active", review_reasons: list[str] | None = None,
-                 initial_token: InitialAccessToken | None = None, by: int | None = None,
-                 commit: bool = True) -> NewClient:
-    """Store validated metadata as a new client with a fresh secret (shown once) when it uses one."""
+                 initial_token: InitialAccessToken | None = None, join_sector: bool | None = None,
+                 by: int | None = None, commit: bool = True) -> NewClient:
+    """Store validated metadata as a new client with a fresh secret (shown once) when it uses one.
+
+    The ``sector_identifier_uri`` is fetched and must list every redirect URI (:mod:`~idp.oidc.sectors`).
+
+    :param join_sector: an admin's answer to "share the pairwise sector with another agency's
+        e-Services?": without it such a client is refused with the names of those e-Services.
+        ``None``: the caller applies its own rule (dynamic registration holds the client for review).
+    :raises ClientMetadataError: the sector document is wrong, or the sector is another agency's
+    """
+    shared = _check_sector(db, metadata, client=None, join_sector=join_sector)
     secret = random_token(32) if uses_secret(metadata) else None
     client = Client(client_id=random_token(18), client_secret_hash=hash_secret(secret) if secret else None,
                     name=str(metadata["client_name"]), client_metadata=metadata, trusted=trusted,
@@ -236,6 +251,7 @@ def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False
     db.flush()
     audit.record(db, audit.Event.CLIENT_CREATED, client_id=client.id, commit=False, status=status, by=by,
                  initial_token=initial_token.id if initial_token else None)
+    _record_shared(db, client, shared, by=by)
     if commit:
         db.commit()
     return NewClient(client=client, client_secret=secret)
@@ -243,17 +259,20 @@ def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False
 
 def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, trusted: bool | None = None,
                   require_pkce: bool | None = None, national_id_allowed: bool | None = None,
-                  by: int | None = None, commit: bool = True) -> str | None:
+                  join_sector: bool | None = None, by: int | None = None, commit: bool = True) -> str | None:
     """Replace the metadata after validating it; returns a new secret when the client newly needs one.
 
     :param national_id_allowed: the operator's decision (``None``: kept as it was, which is all an
         agency's own update through RFC 7592 can do). Taking it away revokes the tokens that carry
         the ``national_id`` scope.
+    :param join_sector: as for :func:`store_client`; asked only when the sector changes
+    :raises ClientMetadataError: invalid metadata, a wrong sector document, or another agency's sector
     """
     pkce = client.require_pkce if require_pkce is None else require_pkce
     was_allowed = bool(client.client_metadata.get("national_id_allowed"))
     allowed = was_allowed if national_id_allowed is None else national_id_allowed
     metadata = validate_metadata(raw, national_id_allowed=allowed, require_pkce=pkce)
+    shared = _check_sector(db, metadata, client=client, join_sector=join_sector)
     if was_allowed and not allowed:
         tokens.revoke_where(db, Token.client_id == client.id, Token.scope.contains("national_id"))
     secret = None
@@ -273,9 +292,32 @@ def update_client(db: Session, client: Client, raw: Mapping[str, Any], *, truste
         client.trusted = trusted
     client.updated_at = utc_now()
     audit.record(db, audit.Event.CLIENT_UPDATED, client_id=client.id, commit=False, fields=changed, by=by)
+    _record_shared(db, client, shared, by=by)
     if commit:
         db.commit()
     return secret
+
+
+def _check_sector(db: Session, metadata: Mapping[str, Any], *, client: Client | None,
+                  join_sector: bool | None) -> list[Client]:
+    """The sector rules before a write: the document, then (for an admin) the confirmation to join
+    another agency's sector. Returns the clients of other agencies the admin chose to join."""
+    problem = sectors.document_problem(metadata)
+    if problem:
+        raise _error(problem)
+    if join_sector is None or not sectors.joins(metadata, client=client):
+        return []
+    others = sectors.foreign_sharers(db, metadata, agency=sectors.agency_of(client) if client else None,
+                                     exclude=client)
+    if others and not join_sector:
+        raise ClientMetadataError("sector_of_another_agency", sectors.describe_sharers(metadata, others))
+    return others
+
+
+def _record_shared(db: Session, client: Client, shared: list[Client], *, by: int | None) -> None:
+    if shared:
+        audit.record(db, audit.Event.CLIENT_SECTOR_JOINED, client_id=client.id, commit=False,
+                     shared_with=[c.id for c in shared], by=by)
 
 
 def rotate_secret(db: Session, client: Client, *, grace_seconds: int, by: int | None = None) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from idp.crypto import check_secret
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc import sectors
 from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import store_client
@@ -33,6 +33,7 @@ from idp.oidc.clients import uses_secret
 from idp.oidc.clients import validate_metadata
 from idp.oidc.models import Client
 from idp.oidc.models import InitialAccessToken
+from idp.outbound import is_public_destination
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ ASSURANCE_ABOVE_AGENCY_LIMIT = "assurance_above_agency_limit"
 NATIONAL_ID_NEEDS_OPERATOR = "national_id_needs_operator"
 NO_AGENCY_POLICY = "no_agency_policy"
 METADATA_URI_INTERNAL = "metadata_uri_internal"
+SECTOR_OF_ANOTHER_AGENCY = "sector_of_another_agency"
 
 REASONS: dict[str, LazyString] = {
     REDIRECT_URI_NOT_HTTPS: _l("A redirect or post-logout redirect URI does not use https (an http address on "
@@ -100,8 +102,14 @@ REASONS: dict[str, LazyString] = {
     NATIONAL_ID_NEEDS_OPERATOR: _l("It asked for the national ID number, which was left out of what it registered. "
                                    "Approving does not grant it: allow it on the e-Service's edit page only if "
                                    "the agency is entitled to it by law."),
-    METADATA_URI_INTERNAL: _l("The jwks_uri or sector_identifier_uri points at an internal host (a private or "
-                              "loopback address, or a name without a domain), which this server would fetch."),
+    METADATA_URI_INTERNAL: _l("The host of the jwks_uri or sector_identifier_uri, which this server fetches, "
+                              "resolves to an address that is not on the public internet (loopback, private, "
+                              "link-local or reserved, in any spelling), or does not resolve at all."),
+    SECTOR_OF_ANOTHER_AGENCY: _l("Its pairwise sector (the host of its sector_identifier_uri, or of its redirect "
+                                 "URIs) is already used by an e-Service of another agency, or it asks for public "
+                                 "subject identifiers that another agency's e-Service has: approving it gives "
+                                 "both the same subject identifier (sub) for every person. Approve only if they "
+                                 "belong to one agency."),
     NO_AGENCY_POLICY: _l("The initial access token it was registered with no longer exists, so there is no "
                          "agency policy to check it against."),
 }
@@ -121,15 +129,20 @@ class AgencyPolicy:
 
 
 def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
-                   national_id_requested: bool = False) -> list[str]:
+                   national_id_requested: bool = False, joins_foreign_sector: bool = False) -> list[str]:
     """Why validated ``metadata`` cannot be approved automatically; empty when it can.
 
-    Pure, so the policy reads as one table in its unit test. Loopback http redirect URIs are valid
-    metadata (RFC 8252 §7.3) but belong on a developer's machine, not in a live e-Service, and
-    ``private_key_jwt`` is the only client authentication with no shared secret to leak.
+    Pure but for resolving the hosts of the URIs this server fetches, so the policy reads as one
+    table in its unit test. Loopback http redirect URIs are valid metadata (RFC 8252 §7.3) but
+    belong on a developer's machine, not in a live e-Service, and ``private_key_jwt`` is the only
+    client authentication with no shared secret to leak. Fetched URIs are judged by the address
+    their host resolves to (:func:`idp.outbound.is_public_destination`), never by their text, and
+    strictly: the development allowance for loopback never approves anything by itself.
 
     :param national_id_requested: the request asked for the ``national_id`` scope, which was left
         out of ``metadata`` because only the operator grants it
+    :param joins_foreign_sector: it would share its ``sub`` values with another agency's client
+        (:func:`idp.oidc.sectors.foreign_sharers`, OIDC Core §8.1)
     """
     if policy is None:
         return [NO_AGENCY_POLICY]
@@ -140,7 +153,7 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
     fetched = [metadata.get(k) for k in ("jwks_uri", "sector_identifier_uri")]
     if any(u and urlsplit(u).scheme != "https" for u in fetched):
         reasons.append(METADATA_URI_NOT_HTTPS)
-    if any(u and _internal_host(urlsplit(u).hostname or "") for u in fetched):
+    if any(u and not is_public_destination(u) for u in fetched):
         reasons.append(METADATA_URI_INTERNAL)
     if metadata.get("token_endpoint_auth_method") != "private_key_jwt":
         reasons.append(AUTH_METHOD_NOT_PRIVATE_KEY_JWT)
@@ -153,17 +166,9 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
         reasons.append(ASSURANCE_ABOVE_AGENCY_LIMIT)
     if national_id_requested:
         reasons.append(NATIONAL_ID_NEEDS_OPERATOR)
+    if joins_foreign_sector:
+        reasons.append(SECTOR_OF_ANOTHER_AGENCY)
     return reasons
-
-
-def _internal_host(host: str) -> bool:
-    """A host the IdP should not be made to fetch from without an admin looking: an IP literal that
-    is not globally routable, or a name with no domain. (A public name can still resolve inward;
-    automatic approval only keeps the obvious cases for a person.)"""
-    try:
-        return not ipaddress.ip_address(host).is_global
-    except ValueError:
-        return "." not in host.strip(".") or host.lower().endswith((".localhost", ".local", ".internal"))
 
 
 def describe_reason(code: str) -> str:
@@ -214,7 +219,8 @@ def register_client(db: Session, raw: Mapping[str, Any], *, initial_token: Initi
     policy = AgencyPolicy.of(initial_token)
     prepared, national_id = _prepare(raw, policy, national_id_allowed=False)
     metadata = validate_metadata(prepared, national_id_allowed=False)
-    reasons = review_reasons(metadata, policy=policy, national_id_requested=national_id)
+    foreign = bool(sectors.foreign_sharers(db, metadata, agency=initial_token.agency))
+    reasons = review_reasons(metadata, policy=policy, national_id_requested=national_id, joins_foreign_sector=foreign)
     status = "pending" if reasons else "active"
     new = store_client(db, metadata, status=status, review_reasons=reasons, initial_token=initial_token,
                        commit=False)
@@ -264,9 +270,14 @@ def update_registration(db: Session, client: Client, raw: Mapping[str, Any]) -> 
     policy = AgencyPolicy.of(client.initial_token) if client.initial_token else None
     allowed = bool(client.client_metadata.get("national_id_allowed"))
     prepared, national_id = _prepare(raw, policy, national_id_allowed=allowed)
-    validate_metadata(prepared, national_id_allowed=allowed)  # update_client validates too: this translates its errors
+    metadata = validate_metadata(prepared, national_id_allowed=allowed)  # update_client validates too
+    # A client already active in its sector stays; one that moves, or still waits, is judged again.
+    joining = sectors.joins(metadata, client=client) or client.status != "active"
+    foreign = joining and bool(sectors.foreign_sharers(
+        db, metadata, agency=client.initial_token.agency if client.initial_token else None, exclude=client))
     new_secret = update_client(db, client, prepared, commit=False)
-    reasons = review_reasons(client.client_metadata, policy=policy, national_id_requested=national_id)
+    reasons = review_reasons(client.client_metadata, policy=policy, national_id_requested=national_id,
+                             joins_foreign_sector=foreign)
     _apply_policy(db, client, reasons)
     db.commit()
     return new_secret

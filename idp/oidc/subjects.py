@@ -6,23 +6,18 @@ cannot link a citizen by ``sub`` and nobody can reverse it without the server's 
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import current_app
 
 from idp.accounts.models import User
 from idp.crypto import derive_key
 from idp.crypto import keyed_hash
 from idp.oidc.models import Client
+from idp.oidc.sectors import sector_host
 
 
 def sector_of(client: Client) -> str:
     """OIDC Core §8.1: the host of ``sector_identifier_uri``, else of the (single) redirect URI host."""
-    uri = client.client_metadata.get("sector_identifier_uri")
-    if uri:
-        return urlsplit(uri).hostname or uri
-    hosts = sorted({urlsplit(u).hostname or u for u in client.redirect_uris})
-    return hosts[0] if len(hosts) == 1 else client.client_id  # refused at registration; never shared
+    return sector_host(client.client_metadata) or client.client_id  # several hosts: refused at registration
 
 
 def subject_for(user: User, client: Client) -> str:

@@ -11,6 +11,7 @@ from idp.oidc.models import Token
 from tests.factories import make_client
 from tests.factories import make_user
 from tests.flows import full_flow
+from tests.support.documents import serve_documents
 
 
 @pytest.fixture
@@ -97,14 +98,15 @@ def test_same_sector_same_sub_public_subject_is_shared(app, client):
 
     make_user(app)
     keys = lambda: KeySet.import_key_set(client.get("/jwks.json").json)  # noqa: E731
-    sector = "https://agency.example/sector.json"
     subs = []
-    for name, subject_type, extra in [("A", "pairwise", {"sector_identifier_uri": sector}),
-                                      ("B", "pairwise", {"sector_identifier_uri": sector}),
-                                      ("C", "public", {}), ("D", "public", {})]:
-        rp = make_client(app, name=name, subject_type=subject_type, **extra)
-        body = full_flow(client, rp.client.client_id, rp.client_secret)
-        subs.append(_jwt.decode(body["id_token"], keys()).claims["sub"])
+    with serve_documents() as documents:  # the sector document lists the redirect URI (OIDC Registration §5)
+        sector = documents.put("/sector.json", ["https://rp.example/cb"]).replace("127.0.0.1", "localhost")
+        for name, subject_type, extra in [("A", "pairwise", {"sector_identifier_uri": sector}),
+                                          ("B", "pairwise", {"sector_identifier_uri": sector}),
+                                          ("C", "public", {}), ("D", "public", {})]:
+            rp = make_client(app, name=name, subject_type=subject_type, **extra)
+            body = full_flow(client, rp.client.client_id, rp.client_secret)
+            subs.append(_jwt.decode(body["id_token"], keys()).claims["sub"])
     assert subs[0] == subs[1] and subs[2] == subs[3] and subs[0] != subs[2]
 
 

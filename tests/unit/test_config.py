@@ -55,3 +55,13 @@ def test_list_settings_accept_plain_strings_and_trust_anchors_must_exist(tmp_pat
     with pytest.raises(ConfigError, match="WEBAUTHN_TRUST_ANCHORS"):
         create_app({"SECRET_KEY": "k" * 40, "KEYS_DIR": str(tmp_path / "keys"),
                     "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_outbound_loopback_follows_the_issuer_and_is_refused_on_a_public_one(tmp_path):
+    base = {"SECRET_KEY": "s" * 40, "DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "KEYS_DIR": str(tmp_path)}
+    assert create_app({**base, "ISSUER": "http://localhost:5000"}).config["OUTBOUND_ALLOW_LOOPBACK"] is True
+    assert create_app({**base, "ISSUER": "https://idp.example.go.th"}).config["OUTBOUND_ALLOW_LOOPBACK"] is False
+    assert create_app({**base, "ISSUER": "http://localhost", "OUTBOUND_ALLOW_LOOPBACK": "false"}
+                      ).config["OUTBOUND_ALLOW_LOOPBACK"] is False
+    with pytest.raises(ConfigError, match="OUTBOUND_ALLOW_LOOPBACK"):
+        create_app({**base, "ISSUER": "https://idp.example.go.th", "OUTBOUND_ALLOW_LOOPBACK": True})

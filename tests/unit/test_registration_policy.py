@@ -18,7 +18,10 @@ GOOD = {"redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris":
     ({"default_acr_values": []}, False, []),  # no floor asked for
     ({"scope": "openid profile email"}, False, []),  # every allowed scope
     ({"default_acr_values": ["urn:th:digitalid:ial1:aal1", "urn:th:digitalid:ial2:aal2"]}, False, []),
-    ({"jwks_uri": "https://rp.example/jwks.json"}, False, []),
+    ({"jwks_uri": "https://8.8.8.8/jwks.json", "sector_identifier_uri": "https://1.1.1.1/s.json"}, False, []),
+    # judged by the address the host resolves to, never by the text: a name that does not resolve
+    # (.example never does) cannot be checked, so a person looks
+    ({"jwks_uri": "https://rp.example/jwks.json"}, False, ["metadata_uri_internal"]),
     ({"redirect_uris": ["http://localhost:8080/cb"]}, False, ["redirect_uri_not_https"]),  # valid, not live
     ({"redirect_uris": ["https://rp.example/cb", "http://127.0.0.1/cb"]}, False, ["redirect_uri_not_https"]),
     ({"post_logout_redirect_uris": ["http://localhost/bye"]}, False, ["redirect_uri_not_https"]),
@@ -32,6 +35,11 @@ GOOD = {"redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris":
     ({"jwks_uri": "https://keys.corp.internal/jwks.json"}, False, ["metadata_uri_internal"]),
     ({"jwks_uri": "https://203.0.113.9/jwks.json"}, False, ["metadata_uri_internal"]),  # documentation range
     ({"jwks_uri": "https://8.8.8.8/jwks.json"}, False, []),
+    *[({key: f"https://{host}/x.json"}, False, ["metadata_uri_internal"])
+      for key in ("jwks_uri", "sector_identifier_uri")
+      for host in ("127.1", "0x7f.0.0.1", "0177.0.0.1", "127.000.000.001", "2130706433", "[::ffff:127.0.0.1]",
+                   "[::ffff:169.254.169.254]", "0.0.0.0", "100.64.0.1", "[fe80::1]", "localhost",
+                   "169.254.169.254.nip.io.invalid")],
     ({"token_endpoint_auth_method": "client_secret_basic"}, False, ["auth_method_not_private_key_jwt"]),
     ({"token_endpoint_auth_method": "client_secret_post"}, False, ["auth_method_not_private_key_jwt"]),
     ({"token_endpoint_auth_method": "none"}, False, ["auth_method_not_private_key_jwt"]),
@@ -51,6 +59,10 @@ GOOD = {"redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris":
 ])
 def test_review_reasons(change, national_id, reasons):
     assert review_reasons({**GOOD, **change}, policy=POLICY, national_id_requested=national_id) == reasons
+
+
+def test_joining_another_agencys_sector_is_never_automatic():
+    assert review_reasons(GOOD, policy=POLICY, joins_foreign_sector=True) == ["sector_of_another_agency"]
 
 
 def test_national_id_in_the_agency_scopes_still_needs_the_operator():
