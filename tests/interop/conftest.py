@@ -115,7 +115,8 @@ class LiveIdp:
     def add_client(self, *args: str) -> dict[str, Any]:
         """``idp clients add`` with the interop redirect and post-logout URIs, plus ARGS."""
         return self.cli("clients", "add", "--name", "Interop RP", "--redirect-uri", REDIRECT_URI,
-                        "--post-logout-redirect-uri", POST_LOGOUT_REDIRECT_URI, *args)
+                        "--post-logout-redirect-uri", POST_LOGOUT_REDIRECT_URI,
+                        "--join-sector", *args)
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -241,7 +242,7 @@ def demo_eservice(live_idp: LiveIdp, name: str) -> Iterator[tuple[str, Any]]:
     port = _free_port()
     base = f"http://localhost:{port}"
     client = live_idp.cli("clients", "add", "--name", name, "--redirect-uri", f"{base}/callback",
-                          "--post-logout-redirect-uri", f"{base}/")
+                          "--post-logout-redirect-uri", f"{base}/", "--join-sector")
     app = create_app({"ESERVICE_ISSUER": live_idp.issuer, "ESERVICE_CLIENT_ID": client["client_id"],
                       "ESERVICE_CLIENT_SECRET": client["client_secret"], "ESERVICE_REDIRECT_URI": f"{base}/callback",
                       "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})

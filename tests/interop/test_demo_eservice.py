@@ -24,7 +24,8 @@ def eservice(live_idp: LiveIdp) -> Iterator[str]:
     port = _free_port()
     base = f"http://localhost:{port}"
     client = live_idp.cli("clients", "add", "--name", "Restaurant licence (demo)",
-                          "--redirect-uri", f"{base}/callback", "--post-logout-redirect-uri", f"{base}/")
+                          "--redirect-uri", f"{base}/callback", "--post-logout-redirect-uri", f"{base}/",
+                          "--join-sector")
     app = create_app({"ESERVICE_ISSUER": live_idp.issuer, "ESERVICE_CLIENT_ID": client["client_id"],
                       "ESERVICE_CLIENT_SECRET": client["client_secret"], "ESERVICE_REDIRECT_URI": f"{base}/callback",
                       "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})

@@ -153,12 +153,15 @@ def test_an_agency_registers_with_openid_client_and_signs_in_at_once(live_idp: L
     issued = live_idp.cli("clients", "issue-token", "--agency", "Interop agency", "--scope", "profile",
                           "--scope", "email", "--scope", "offline_access", "--max-ial", "1", "--max-aal", "2")
     key = _ec_key()
+    # Its own host: the admin's interop clients already use rp.example's sector, which another agency may not join.
     metadata = {"client_name": "Registered by openid-client", "client_name#th": "ลงทะเบียนด้วยตนเอง",
-                "post_logout_redirect_uris": [POST_LOGOUT_REDIRECT_URI],
+                "post_logout_redirect_uris": ["https://agency-rp.example/logged-out"],
                 "jwks": {"keys": [key.as_dict(private=False)]}, "scope": "openid profile email offline_access",
                 "default_acr_values": ["urn:th:digitalid:ial1:aal1"]}
 
     result = run_rp(RP_INITIAL_ACCESS_TOKEN=issued["initial_access_token"], RP_REGISTER_METADATA=json.dumps(metadata),
+                    RP_REDIRECT_URI="https://agency-rp.example/cb",
+                    RP_POST_LOGOUT_REDIRECT_URI="https://agency-rp.example/logged-out",
                     RP_PRIVATE_JWK=json.dumps(key.as_dict(private=True)), RP_SKIP=SIGN_IN_ONLY)
 
     registration = result["registration"]
