@@ -34,5 +34,8 @@ def locale_of(user: User) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from idp import wording
+
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["get_locale"] = get_locale
+    wording.register(app)

@@ -19,6 +19,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from idp import wording
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
 from idp.accounts.session import continue_to
@@ -131,7 +132,7 @@ def confirm(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
             return redirect(url_for("proofing.status", next=next_url))
         return render_template("proofing/confirm.html", next=next_url, error=messages.error(exc.code)), 400
     send_mail(ctx.user.email, _("Your identity is verified"),
-              _("Your Digital ID is now verified at IAL%(level)d.", level=case.level))
+              _("Your Digital ID now shows: %(level)s.", level=wording.ial_words(case.level)))
     return continue_to(next_url)
 
 

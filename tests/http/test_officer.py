@@ -580,7 +580,7 @@ def test_in_person_verification_end_to_end_gives_ial3(app, clock):
     wrong = bind(applicant, "000000" if code != "000000" else "111111")
     assert wrong.status_code == 400 and "not correct" in wrong.text
     done = bind(applicant, code)
-    assert done.status_code == 200 and "IAL3" in done.text
+    assert done.status_code == 200 and "Identity verified in person" in done.text
     assert user_of(app).ial == 3
     case = case_of(app, case.id)
     assert case.status == "approved" and case.decided_by == officer_id and case.decision_reason == "in_person_verified"
