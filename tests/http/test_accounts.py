@@ -40,7 +40,7 @@ def test_sign_up_sends_a_verification_link_that_verifies(app, client):
     outbox = sorted(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml"))
     assert len(outbox) == 1
     message = email.message_from_bytes(outbox[0].read_bytes(), policy=email.policy.default)
-    link = re.search(r"http://localhost(/verify-email/\S+)", message.get_content()).group(1)
+    link = re.search(r"http://localhost(/verify-email/\S+)", message.get_body(("plain",)).get_content()).group(1)
     with app.app_context():
         assert get_session().scalar(select(User)).email_verified is False
     assert client.get(link).status_code == 200
