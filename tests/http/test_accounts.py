@@ -129,7 +129,14 @@ def test_withdrawing_consent_revokes_tokens_and_asks_again(app, client):
     body = full_flow(client, rp.client.client_id, rp.client_secret)
     page = client.get("/connected-services", headers=EN).text
     assert "Restaurant licence" in page and "Your email address" in page
-    client.post("/connected-services", data={"client": str(rp.client.id), "csrf_token": csrf_of(page)})
+    ask = client.post("/connected-services", headers=EN, data={"client": str(rp.client.id),
+                                                               "csrf_token": csrf_of(page)})
+    assert ask.status_code == 200 and "Withdraw consent from Restaurant licence?" in ask.text
+    assert 'name="confirm" value="yes"' in ask.text and "Your email address" in ask.text
+    still = client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
+    assert still.status_code == 200  # nothing withdrawn before the confirmation
+    client.post("/connected-services", data={"client": str(rp.client.id), "confirm": "yes",
+                                             "csrf_token": csrf_of(ask.text)})
     assert "Restaurant licence" not in client.get("/connected-services", headers=EN).text
     info = client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
     assert info.status_code == 401
