@@ -311,3 +311,11 @@ def test_the_page_reminds_when_no_recovery_codes_are_left(app, client, user, clo
     assert "You have no recovery codes left." in client.get("/security", headers=EN).text
     post(client, "/security/recovery-codes")
     assert "You have no recovery codes left." not in client.get("/security", headers=EN).text
+
+
+def test_the_pages_render_in_thai(app, client, user):
+    th = {"Accept-Language": "th"}
+    sign_in(client)
+    for path in ("/security", "/security/password", "/password/forgot", "/password/forgot/sent"):
+        response = client.get(path, headers=th)
+        assert response.status_code == 200 and '<html lang="th">' in response.text, path
