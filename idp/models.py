@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from idp.accounts.models import AuthSession
+from idp.accounts.models import PasswordReset
 from idp.accounts.models import Role
 from idp.accounts.models import User
 from idp.audit.models import AuditEvent
@@ -29,6 +30,7 @@ __all__ = [
            "Base",
            "Client",
            "Consent",
+           "PasswordReset",
            "ProofingCase",
            "RecoveryCode",
            "Role",

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -362,3 +363,22 @@ def national_id(db: Session, user_id: int, *, config: Config) -> str | None:
     if identity is None or identity.national_id_encrypted is None:
         return None
     return str(unseal(config, identity.national_id_encrypted, context=f"user:{user_id}:national_id"))
+
+
+def forget_identity(db: Session, user: User, *, reason: str) -> int | None:
+    """Take the account back to IAL1: its verified identity is deleted, so its verified claims and
+    national ID number are no longer released and the number may back another account.
+
+    For account recovery without any second factor (SP 800-63B-4 §4.2): whoever got in with the email
+    alone may not be the person who was proofed, so the identity is kept only by proofing again.
+    Not committed.
+
+    :returns: the IAL the account had, or ``None`` when it had nothing above IAL1
+    """
+    if user.ial < 2:
+        return None
+    before = user.ial
+    db.execute(delete(VerifiedIdentity).where(VerifiedIdentity.user_id == user.id))
+    user.ial = 1
+    audit.record(db, audit.Event.IAL_LOWERED, user_id=user.id, commit=False, reason=reason, before=before, after=1)
+    return before

@@ -147,7 +147,7 @@ def mails(app, to):
     for path in sorted(outbox.glob("*.eml")) if outbox.is_dir() else []:
         msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         if msg["To"] == to:
-            found.append((str(msg["Subject"]), msg.get_content()))
+            found.append((str(msg["Subject"]), msg.get_body(("plain",)).get_content()))
     return found
 
 
