@@ -49,7 +49,7 @@ DECIDED = ("approved", "rejected", "withdrawn")
 UNDECIDED = ("started", *service.OPEN)
 RECENT = dt.timedelta(days=30)
 # Why a case was rejected, as the person may see it: a suspicion of fraud is not spelled out
-# (the same rule as the applicant's notice, ``idp.proofing.officer.applicant_reason``).
+# (the same rule as the applicant's notice, ``idp.proofing.messages.applicant_reason``).
 DISCLOSED_REJECTIONS = ("evidence_mismatch", "duplicate_identity", "illegible_evidence")
 NOT_CONFIRMED = "not_confirmed"
 # Check results that name staff (officer ids) are not the person's data: left out of the copy.
