@@ -18,6 +18,7 @@ from idp.oidc.models import Consent
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
+from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
 
@@ -29,6 +30,7 @@ __all__ = [
            "Base",
            "Client",
            "Consent",
+           "ProofingAttempt",
            "ProofingCase",
            "RecoveryCode",
            "Role",

@@ -40,6 +40,8 @@ class Event(StrEnum):
     INITIAL_TOKEN_ISSUED = "initial_token_issued"
     INITIAL_TOKEN_REVOKED = "initial_token_revoked"
     PROOFING_APPROVED = "proofing_approved"
+    PROOFING_ATTEMPT_FAILED = "proofing_attempt_failed"
+    PROOFING_ATTEMPTS_EXHAUSTED = "proofing_attempts_exhausted"
     PROOFING_CASE_CLAIMED = "proofing_case_claimed"
     PROOFING_CASE_RELEASED = "proofing_case_released"
     PROOFING_CASE_VIEWED = "proofing_case_viewed"

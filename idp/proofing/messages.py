@@ -27,6 +27,37 @@ def error(code: str) -> str:
     }.get(code, _("That did not work. Try again."))
 
 
+def field_error(code: str, *, limit: int | None = None) -> str:
+    """The message beside a field of the evidence form (``idp.proofing.evidence_form``), GOV.UK style:
+    it says what to do, and a date error names the part that is wrong."""
+    return {
+        "missing_number": _("Enter your national ID number"),
+        "bad_national_id": _("Check the 13-digit ID number: its last digit does not match the others."),
+        "missing_passport_number": _("Enter your passport number"),
+        "bad_passport_number": _("Check the passport number: 1 or 2 letters and 6 or 7 digits."),
+        "missing_laser_code": _("Enter the laser code from the back of your card"),
+        "bad_laser_code": _("Check the laser code on the back of the card: 2 letters and 10 digits."),
+        "missing_given_name": _("Enter your given name in English, as on the card"),
+        "missing_family_name": _("Enter your family name in English, as on the card"),
+        "too_long": _("This can be at most 100 characters"),
+        "date_missing": _("Enter your date of birth"),
+        "date_incomplete_day": _("Date of birth must include a day"),
+        "date_incomplete_month": _("Date of birth must include a month"),
+        "date_incomplete_year": _("Date of birth must include a year"),
+        "date_incomplete_day_month": _("Date of birth must include a day and a month"),
+        "date_incomplete_day_year": _("Date of birth must include a day and a year"),
+        "date_incomplete_month_year": _("Date of birth must include a month and a year"),
+        "date_not_real": _("Date of birth must be a real date"),
+        "date_day_range": _("Day must be a number from 1 to 31"),
+        "date_month_range": _("Month must be a number from 1 to 12"),
+        "date_year_digits": _("Year must include 4 numbers"),
+        "date_day_of_month": _("That month has at most %(num)d days: check the day and the month", num=limit or 0),
+        "date_leap_day": _("29 February is only in leap years: check the day, the month and the year"),
+        "date_future": _("Date of birth must be in the past"),
+        "date_too_old": _("Check the year of birth: it must be less than 120 years ago"),
+    }.get(code, _("Check this detail"))
+
+
 def reason(code: str) -> str:
     """A reason code from the checks, in plain words (never personal data)."""
     return {
@@ -42,6 +73,10 @@ def reason(code: str) -> str:
         "duplicate_identity": _("This ID card is already linked to another account."),
         "no_contact_of_record": _("The registry has no contact address to send a confirmation code to."),
         "binding_failed": _("The confirmation code was entered wrongly too many times."),
+        # what an applicant is told of mismatches (idp.proofing.privacy.disclosed_reasons)
+        "details_mismatch": _("The details you gave do not match the national registry."),
+        "attempts_exhausted": _("You have used your attempts for today: an identity officer will check your "
+                                "details."),
         # an officer's decisions, in the same neutral words the decision email uses
         "evidence_mismatch": _("The details you gave do not match the national registry."),
         "suspected_fraud": _("We could not confirm that the evidence belongs to you."),
@@ -71,6 +106,8 @@ def officer_reason(code: str) -> str:
         "duplicate_identity": _("The ID number is already verified for another account"),
         "no_contact_of_record": _("The registry holds no contact address for the binding code"),
         "binding_failed": _("The applicant entered the binding code wrongly too many times"),
+        "attempts_exhausted": _("The attempts allowed in 24 hours were spent, on this account or on this ID "
+                                "number: the applicant was not told what the registry answered"),
     }.get(code, _("Other (%(code)s)", code=code))
 
 

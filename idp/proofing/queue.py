@@ -24,7 +24,9 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp import clock
 from idp.accounts.models import User
+from idp.proofing import attempts
 from idp.proofing import service
+from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
 from idp.proofing.verifiers import Evidence
@@ -101,6 +103,7 @@ class CaseView:
     comparison: list[Comparison]
     has_record: bool
     claimer: str | None
+    attempts: list[ProofingAttempt]  # the mismatches that spent the budget, with their reason codes
 
 
 def mask(value: str | None, keep: int) -> str:
@@ -149,7 +152,8 @@ def view_case(db: Session, case: ProofingCase, *, officer_id: int, config: Confi
         comparison = compare(evidence, record, list(case.reasons))
         audit.record(db, audit.Event.PROOFING_CASE_VIEWED, user_id=case.user_id, case=case.id, by=officer_id)
     claimer = staff_names(db, {case.claimed_by}).get(case.claimed_by) if case.claimed_by else None
-    return CaseView(comparison=comparison, has_record=has_record, claimer=claimer)
+    return CaseView(comparison=comparison, has_record=has_record, claimer=claimer,
+                    attempts=attempts.of_case(db, case.id))
 
 
 # -- claiming and deciding -----------------------------------------------------------------------
