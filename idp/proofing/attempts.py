@@ -6,7 +6,8 @@ to :data:`MAX_ATTEMPTS` in :data:`WINDOW`, counted twice: per account and per do
 attempt that spends the budget goes to an officer, and so does every later one in the window.
 
 Attempts are counted before the registry is asked (:func:`reserve`): guesses in flight count, and
-parallel submissions take their places one after the other. A match, or no answer from the
+parallel submissions take their places one after the other (each also counts the others still in
+flight, so a burst is told of fewer attempts left, never more). A match, or no answer from the
 registry, is then not held against the person (:func:`settle`).
 
 The document number is stored only as a keyed digest (:func:`document_digest`), under a key of

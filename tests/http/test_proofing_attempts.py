@@ -316,3 +316,48 @@ def test_the_national_id_number_never_reaches_the_logs(app, client, user, caplog
     text = "\n".join(r.getMessage() for r in caplog.records)
     for value in (NUMBER, "1-9999-00001-01", "00001-01-1"):
         assert value not in text
+
+
+# -- in parallel ---------------------------------------------------------------------------------
+
+
+def test_parallel_submissions_on_one_number_get_no_more_attempts_than_one_after_another(app):
+    import threading
+    import time
+
+    from idp import clock as idp_clock
+    from idp.proofing.verifiers import RegistryResult
+
+    class SlowMismatch:
+        def verify(self, evidence):
+            time.sleep(0.3)  # every request is in flight at once
+            return RegistryResult(outcome="mismatch", reasons=("birthdate_mismatch",), record=None, issuer="test",
+                                  checked_at=idp_clock.utc_now())
+
+    app.extensions["idp.verifier"] = SlowMismatch()
+    browsers = [person(app, f"p{i}@example.com") for i in range(6)]
+    tokens = [csrf_of(b.get("/proofing/start", headers=EN).text) for b in browsers]
+    barrier = threading.Barrier(len(browsers))
+    statuses, errors = [], []
+
+    def run(browser, token):
+        try:
+            barrier.wait(timeout=30)
+            response = browser.post("/proofing/start", data={**SOMCHAI, "csrf_token": token}, headers=EN)
+            statuses.append(response.status_code)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(browsers, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    # Three lookups at most were counted as attempts; those in flight count for each other, so a
+    # burst is offered no more corrections than one submission after another would be (2).
+    assert len(attempt_rows(app)) == attempts.MAX_ATTEMPTS
+    assert statuses.count(400) <= attempts.MAX_ATTEMPTS - 1 and len(statuses) == len(browsers)
+    handed = cases(app)
+    assert len(handed) == statuses.count(302) and all(c.status == "review" for c in handed)
+    assert sum("attempts_exhausted" in c.reasons for c in handed) == len(handed)
