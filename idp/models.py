@@ -19,6 +19,7 @@ from idp.oidc.models import Consent
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
+from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
 
@@ -31,6 +32,7 @@ __all__ = [
            "Client",
            "Consent",
            "PasswordReset",
+           "ProofingAttempt",
            "ProofingCase",
            "RecoveryCode",
            "Role",

@@ -48,6 +48,8 @@ class Event(StrEnum):
     PASSWORD_RESET_REFUSED = "password_reset_refused"
     PASSWORD_RESET_REQUESTED = "password_reset_requested"
     PROOFING_APPROVED = "proofing_approved"
+    PROOFING_ATTEMPT_FAILED = "proofing_attempt_failed"
+    PROOFING_ATTEMPTS_EXHAUSTED = "proofing_attempts_exhausted"
     PROOFING_CASE_CLAIMED = "proofing_case_claimed"
     PROOFING_CASE_RELEASED = "proofing_case_released"
     PROOFING_CASE_VIEWED = "proofing_case_viewed"
