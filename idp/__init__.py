@@ -46,6 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from idp import console
     from idp import oidc
+    from idp.accounts.recovery_views import bp as recovery_bp
+    from idp.accounts.security_views import bp as account_security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
     from idp.oidc.catalogue import bp as catalogue_bp
@@ -59,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(authn_bp)
+    app.register_blueprint(recovery_bp)
+    app.register_blueprint(account_security_bp)
     app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
     app.register_blueprint(privacy_bp)

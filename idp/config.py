@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SMTP_PASSWORD": None,
     "BABEL_DEFAULT_LOCALE": "th",
     "LANGUAGES": ["th", "en"],
+    "BABEL_DEFAULT_TIMEZONE": "Asia/Bangkok",  # times shown to people without a zone of their own
     "SESSION_COOKIE_NAME": "idp_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
 from flask import Flask
 from flask import current_app
+from flask import g
 from flask import request
 from flask import session
 from flask_babel import get_locale
+from flask_babel import get_timezone
 
 from idp.accounts.models import User
 from idp.extensions import babel
@@ -25,6 +31,18 @@ def select_locale() -> str | None:
     return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def select_timezone() -> dt.tzinfo | None:
+    """The signed-in person's own zone (``accounts.session.current`` puts it in ``g``) when it is a
+    known one; else ``None``: ``BABEL_DEFAULT_TIMEZONE`` (Asia/Bangkok)."""
+    zone = g.get("time_zone")
+    if not isinstance(zone, str) or not zone:
+        return None
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def locale_of(user: User) -> str:
     """The language to write to a person in when they are not the one making the request (an
     email an officer's or support's action sends): theirs, not the staff member's."""
@@ -36,6 +54,7 @@ def locale_of(user: User) -> str:
 def init_app(app: Flask) -> None:
     from idp import wording
 
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["get_timezone"] = get_timezone
     wording.register(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from idp.accounts.models import AuthSession
+from idp.accounts.models import PasswordReset
 from idp.accounts.models import Role
 from idp.accounts.models import User
 from idp.audit.models import AuditEvent
@@ -18,6 +19,7 @@ from idp.oidc.models import Consent
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
+from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
 
@@ -29,6 +31,8 @@ __all__ = [
            "Base",
            "Client",
            "Consent",
+           "PasswordReset",
+           "ProofingAttempt",
            "ProofingCase",
            "RecoveryCode",
            "Role",

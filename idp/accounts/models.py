@@ -12,6 +12,7 @@ from sqlalchemy.orm import mapped_column
 
 from idp.db import Base
 from idp.db import Created
+from idp.db import Hash
 
 
 class User(Base):
@@ -30,6 +31,8 @@ class User(Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     # The WebAuthn user handle: random, so an authenticator never learns the email or row id.
     webauthn_handle: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # An IANA zone name for times shown to the person; None: the service's (BABEL_DEFAULT_TIMEZONE).
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[Created]
 
     def get_user_id(self) -> int:
@@ -66,3 +69,27 @@ class Role(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     granted_by: Mapped[int | None]
     granted_at: Mapped[Created]
+
+
+class PasswordReset(Base):
+    """One emailed reset link (SP 800-63B-4 §4.2: an issued recovery code sent to the address of record).
+
+    The link's secret is stored as its SHA-256 only. The row also keeps how far the person got
+    after opening it (``redeemed_at``, then ``factor_at`` or ``lost_factors``), so that the steps
+    that follow are judged on the server, not on what the browser says.
+    """
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[Hash] = mapped_column(unique=True)
+    created_at: Mapped[Created]
+    expires_at: Mapped[dt.datetime]
+    # The link was opened and its secret spent: it never works again.
+    redeemed_at: Mapped[dt.datetime | None]
+    # A second factor (or a recovery code) was presented after the link.
+    factor_at: Mapped[dt.datetime | None]
+    # The person said every second factor is lost: they go when the password is set.
+    lost_factors: Mapped[bool] = mapped_column(default=False)
+    completed_at: Mapped[dt.datetime | None]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from flask import g
 from flask import redirect
+from flask import request
 from flask import session as cookie
 from flask import url_for
 from sqlalchemy.orm import Session
@@ -18,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from idp import audit
 from idp import clock
+from idp.accounts import devices
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
 from idp.assurance import policy
@@ -104,8 +107,10 @@ def sign_in(db: Session, user: User, factor: Factor) -> AuthContext:
     """Start a fresh session (a new id: no fixation) for ``user`` after a first factor."""
     end_current(db)
     now = clock.utc_now()
+    # The Security page names the browser and the kind of network, never the User-Agent or address.
+    device = devices.describe(request.headers.get("User-Agent", ""), request.remote_addr or "")
     row = AuthSession(id=random_token(24), user_id=user.id, auth_time=now, amr=[], acr="",
-                      last_active_at=now, details={})
+                      last_active_at=now, details={"device": device})
     ctx = AuthContext(user=user, sid=row.id, factors=(factor,), last_active=now.timestamp())
     _store(row, ctx)
     db.add(row)
@@ -152,10 +157,16 @@ def current(db: Session) -> AuthContext | None:
     now = clock.utc_now()
     if not ctx.aal(now.timestamp()):
         return None
+    g.time_zone = user.time_zone  # times on the person's pages, in their zone (idp.i18n)
     if row.last_active_at is None or (now - row.last_active_at).total_seconds() >= TOUCH_EVERY:
         _touch(row, now)
         db.commit()
     return ctx
+
+
+def still_counts(user: User, row: AuthSession, now: dt.datetime) -> bool:
+    """Whether :func:`current` would still honour this session (not ended, some level not yet expired)."""
+    return row.ended_at is None and user.is_active and bool(_context(user, row).aal(now.timestamp()))
 
 
 def _touch(row: AuthSession, now: dt.datetime) -> None:

@@ -155,12 +155,15 @@ def connected_services() -> Response | str:
     ctx = auth_session.current(db)
     if ctx is None:
         return redirect(url_for("accounts.signin", next=url_for("accounts.connected_services")))
-    if request.method == "POST":
-        client_id = request.form.get("client", "")
-        if client_id.isdigit():
-            consent.withdraw_consent(db, user_id=ctx.user.id, client_id=int(client_id))
-        return redirect(url_for("accounts.connected_services"))
     rows = consent.list_consents(db, user_id=ctx.user.id)
+    if request.method == "POST":
+        chosen = [(row, client) for row, client in rows if str(client.id) == request.form.get("client", "")]
+        if chosen and request.form.get("confirm") != "yes":  # say what withdrawing does, then ask once more
+            return render_template("accounts/withdraw_confirm.html", row=chosen[0][0], client=chosen[0][1],
+                                   describe=consent.describe)
+        if chosen:
+            consent.withdraw_consent(db, user_id=ctx.user.id, client_id=chosen[0][1].id)
+        return redirect(url_for("accounts.connected_services"))
     return render_template("accounts/connected.html", rows=rows, describe=consent.describe)
 
 

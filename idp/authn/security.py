@@ -1,12 +1,13 @@
 """The Security page's rules: who may change authenticators, and which may be removed.
 
 Two rules keep people from locking themselves out or being locked out by a thief: the last
-way to sign in is never removed, and the last second factor of a proofed (IAL2+) account
-is removed only after an explicit confirmation.
+way to sign in is never removed, and the last second factor is removed only after an explicit
+confirmation (which says more for a proofed, IAL2+, account).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.accounts.models import AuthSession
+from idp import clock
+from idp.accounts import sessions
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.assurance.policy import Enrolled
@@ -52,10 +54,15 @@ class Overview:
     webauthn: list[WebAuthnCredential]
     recovery_left: int
     has_password: bool
-    sessions: list[AuthSession]
+    sessions: list[sessions.OpenSession]
+
+    @property
+    def recovery_reminder(self) -> bool:
+        """A second factor is held but no recovery code is left to stand in for it."""
+        return self.recovery_left == 0 and bool(self.totp or self.webauthn)
 
 
-def overview(db: Session, ctx: AuthContext) -> Overview:
+def overview(db: Session, ctx: AuthContext, *, config: Mapping[str, Any]) -> Overview:
     uid = ctx.user.id
     return Overview(
         totp=list(db.scalars(select(TotpCredential).where(TotpCredential.user_id == uid)
@@ -64,8 +71,7 @@ def overview(db: Session, ctx: AuthContext) -> Overview:
                                  .order_by(WebAuthnCredential.id))),
         recovery_left=recovery.remaining(db, uid),
         has_password=ctx.user.password_hash is not None,
-        sessions=list(db.scalars(select(AuthSession).where(AuthSession.user_id == uid)
-                                 .order_by(AuthSession.created_at.desc()).limit(10))),
+        sessions=sessions.list_open(db, ctx.user, current_sid=ctx.sid, now=clock.utc_now(), config=config),
     )
 
 
@@ -118,10 +124,14 @@ def removal(db: Session, user: User, kind: str, ident: str) -> Removal:
     if after.reachable_aal() == 0:
         return Removal(name=row_name, refused=True,
                        reason=_("This is your last way to sign in, so it cannot be removed. Add another first."))
-    if user.ial >= 2 and have.reachable_aal() >= 2 > after.reachable_aal():
+    if have.reachable_aal() >= 2 > after.reachable_aal():
+        if user.ial >= 2:
+            return Removal(name=row_name, needs_confirmation=True,
+                           reason=_("This is your last second factor. Without it, e-Services that need a strong "
+                                    "sign-in will not let you in until you add another."))
         return Removal(name=row_name, needs_confirmation=True,
-                       reason=_("This is your last second factor. Without it, e-Services that need a strong "
-                                "sign-in will not let you in until you add another."))
+                       reason=_("This is your last second factor. Without it, you sign in with your password "
+                                "only, and e-Services that need two-step sign-in will ask you to add another."))
     return Removal(name=row_name)
 
 

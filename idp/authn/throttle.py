@@ -12,6 +12,10 @@ Two kinds of key, both free of personal data:
 * address keys, ``i:<factor>:<hash>``: a keyed hash of the client address (IPv6 by its /64,
   the block one subscriber gets). Their count decays after a day without failure.
 
+Two keys count requests rather than failed guesses: ``signup`` (sign-ups per address) and
+``reset`` (password-reset emails, per account and per address, :func:`reset_keys`). Both decay
+after a day without a request, the account key included: they limit a flood of mail, not guesses.
+
 After the free failures (``THROTTLE_FREE_FAILURES``, ``THROTTLE_IP_FREE_FAILURES``) each further
 failure blocks the key for 1, 2, 4, 8... seconds, up to ``THROTTLE_MAX_DELAY``.
 
@@ -55,6 +59,8 @@ from idp.crypto import keyed_hash
 ACCOUNT = "a"
 ADDRESS = "i"
 SIGNUP = "signup"  # not a factor: the address key that counts sign-ups
+RESET = "reset"  # not a factor: password-reset emails asked for, per account and per address
+REQUEST_COUNTERS = (SIGNUP, RESET)  # keys that count requests, and forget them after a quiet day
 DECAY = dt.timedelta(hours=24)  # address keys forget failures older than this
 _MAX_EXPONENT = 30  # 2**30 s is far past any sane THROTTLE_MAX_DELAY; keeps the power small
 _TABLE = cast(Table, Throttle.__table__)
@@ -105,6 +111,13 @@ def signup_keys(ip: str, *, config: Mapping[str, Any]) -> list[str]:
     return [ip_key(ip, SIGNUP, config=config)]
 
 
+def reset_keys(email: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
+    """Account key (the email's blind index, so an address without an account counts alike) then
+    address key for a password-reset request; each allows ``THROTTLE_FREE_FAILURES`` and
+    ``THROTTLE_IP_FREE_FAILURES`` emails before the delays start, and both forget after a quiet day."""
+    return [account_key(email_blind(email, config=config), RESET), ip_key(ip, RESET, config=config)]
+
+
 def factor_keys(user_id: int, factor: str, ip: str, *, config: Mapping[str, Any]) -> list[str]:
     """Account key then address key for a second factor (TOTP, recovery code).
 
@@ -150,7 +163,7 @@ def reserve(db: Session, *, count: Iterable[str], check_only: Iterable[str] = ()
     verdict = check(db, [*counted, *check_only], now=now)
     if verdict.allowed:
         for key in counted:
-            failures = _increment(db, key, now=now, decay=not is_account_key(key))
+            failures = _increment(db, key, now=now, decay=_decays(key))
             db.execute(update(_TABLE).where(_TABLE.c.key == key)
                        .values(blocked_until=_blocked_until(key, failures, now=now, config=config)))
     db.commit()
@@ -173,7 +186,7 @@ def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], fact
         if key in reserved:  # counted before the check; gone if a right answer came in between
             failures = db.scalar(select(_TABLE.c.failures).where(_TABLE.c.key == key)) or 0
         else:
-            failures = _increment(db, key, now=now, decay=not account)
+            failures = _increment(db, key, now=now, decay=_decays(key))
         blocked_until = _blocked_until(key, failures, now=now, config=config)
         if blocked_until is not None:
             delay = int((blocked_until - now).total_seconds())
@@ -233,6 +246,11 @@ def unlock_user(db: Session, user: User, *, config: Mapping[str, Any]) -> list[s
     """
     keys = account_keys(user, config=config).values()
     return [_factor_of(key) for key in keys if lift(db, key, user_id=user.id, reason="operator")]
+
+
+def _decays(key: str) -> bool:
+    """Address keys, and the account keys that count requests, forget after a quiet day."""
+    return not is_account_key(key) or _factor_of(key) in REQUEST_COUNTERS
 
 
 def _free(key: str, config: Mapping[str, Any]) -> int:

@@ -21,6 +21,7 @@ from idp import audit
 from idp import clock
 from idp.accounts import service
 from idp.accounts import session as auth_session
+from idp.accounts.messages import place_label
 from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.accounts.session import continue_to
@@ -242,8 +243,9 @@ def security_page() -> Response | str:
     if isinstance(ctx, Response):
         return ctx
     db = get_session()
-    return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx),
-                           may_manage=security.may_manage(db, ctx), describe_amr=messages.describe_amr)
+    return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx, config=current_app.config),
+                           may_manage=security.may_manage(db, ctx), describe_amr=messages.describe_amr,
+                           place_label=place_label)
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])

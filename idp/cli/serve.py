@@ -1,4 +1,8 @@
-"""``idp serve``: gunicorn in front of the app (one worker per core by default)."""
+"""``idp serve``: gunicorn in front of the app (one worker per core by default).
+
+It says where it listens once the socket is bound, and logs one line per request through
+:mod:`idp.accesslog` (method, route, status, duration: no query strings, tokens or addresses).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from idp import accesslog
 from idp import create_app
 
 
@@ -21,7 +26,14 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return create_app()
+        accesslog.configure()
+        return accesslog.AccessLog(create_app())
+
+
+def _when_ready(server: Any) -> None:
+    """gunicorn's hook once the sockets are bound: the address to open (the port, even when 0 was asked)."""
+    for listener in server.LISTENERS:
+        click.echo(f"idp: listening on {listener}/ (Ctrl-C stops)", err=True)
 
 
 @click.command("serve")
@@ -39,12 +51,13 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
         # the client to close its side, which idles the worker); threads overlap database waits.
         "worker_class": "gthread",
         "threads": threads,
-        "accesslog": None,
+        "accesslog": None,  # idp.accesslog writes the lines, without query strings
         "errorlog": "-",
         "loglevel": "warning",
         "timeout": 30,
         "keepalive": 5,
         "preload_app": False,
+        "when_ready": _when_ready,
     }).run()
 
 

@@ -73,3 +73,25 @@ class VerifiedIdentity(Base):
     trust_framework: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[dt.datetime]
     created_at: Mapped[Created]
+
+
+class ProofingAttempt(Base):
+    """One remote submission the registry did not match, or one it is still checking.
+
+    Counted against a budget per account and per document number (``idp.proofing.attempts``), so
+    that nobody walks through birth dates with one account or with many. The number is held only
+    as a keyed digest under its own key (these rows cannot be joined to verified identities or
+    cases); the reasons are codes, for the officer who gets the case once the budget is spent.
+    """
+
+    __tablename__ = "proofing_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SET NULL: deleting an account does not give the document number its attempts back.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    document_digest: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # checking | mismatch | not_found
+    reasons: Mapped[list[str]] = mapped_column(default=list)
+    # The case the attempts were handed over with, once the budget was spent.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("proofing_cases.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[Created] = mapped_column(index=True)

@@ -37,6 +37,7 @@ from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
 from idp.oidc.models import Token
+from idp.proofing import attempts
 from idp.proofing import service
 from idp.proofing.models import ProofingCase
 
@@ -49,11 +50,18 @@ DECIDED = ("approved", "rejected", "withdrawn")
 UNDECIDED = ("started", *service.OPEN)
 RECENT = dt.timedelta(days=30)
 # Why a case was rejected, as the person may see it: a suspicion of fraud is not spelled out
-# (the same rule as the applicant's notice, ``idp.proofing.officer.applicant_reason``).
+# (the same rule as the applicant's notice, ``idp.proofing.messages.applicant_reason``).
 DISCLOSED_REJECTIONS = ("evidence_mismatch", "duplicate_identity", "illegible_evidence")
 NOT_CONFIRMED = "not_confirmed"
-# Check results that name staff (officer ids) are not the person's data: left out of the copy.
-STAFF_CHECKS = ("inspected_by",)
+# Check results that name staff (officer ids), or count other people's attempts on the same number,
+# are not the person's data: left out of the copy.
+STAFF_CHECKS = ("inspected_by", "attempts_on_number")
+# Reason codes that say which detail the registry did not match (or, for a revoked document, that
+# every detail matched): shown to the person as one neutral code, so that nobody learns a birth
+# date or a laser code by trial. The officer sees them all.
+MISMATCH_REASONS = ("laser_code_mismatch", "birthdate_mismatch", "name_mismatch", "document_not_found",
+                    "invalid_evidence", "card_revoked", "passport_revoked", "mismatch", "not_found")
+DETAILS_MISMATCH = "details_mismatch"
 
 
 def retention(config: Config) -> dt.timedelta:
@@ -67,7 +75,8 @@ def purge_expired(db: Session, *, now: dt.datetime, retention_days: int) -> int:
     """Drop the evidence and registry answers of cases decided more than ``retention_days`` ago.
 
     The decision record stays (status, checks, reasons, decision fields); ``purged_at`` says
-    when the personal data went. Returns how many cases were purged; one audit event per run.
+    when the personal data went. Attempts past their window go too (``attempts.prune``).
+    Returns how many cases were purged; one audit event per run.
     """
     cutoff = now - dt.timedelta(days=retention_days)
     result = db.execute(
@@ -77,7 +86,9 @@ def purge_expired(db: Session, *, now: dt.datetime, retention_days: int) -> int:
         .values(evidence_encrypted=None, registry_encrypted=None, purged_at=now)
         .execution_options(synchronize_session=False))
     count = int(result.rowcount)  # type: ignore[attr-defined]
-    audit.record(db, audit.Event.PROOFING_PURGED, commit=False, count=count, retention_days=retention_days)
+    pruned = attempts.prune(db, now=now)
+    audit.record(db, audit.Event.PROOFING_PURGED, commit=False, count=count, retention_days=retention_days,
+                 attempts=pruned)
     db.commit()
     db.expire_all()  # rows already loaded in this session must not keep the purged blobs
     return count
@@ -107,6 +118,25 @@ def disclosed_reason(case: ProofingCase) -> str | None:
     if case.status == "rejected" and case.decision_reason not in DISCLOSED_REJECTIONS:
         return NOT_CONFIRMED
     return case.decision_reason
+
+
+def disclosed_reasons(reasons: list[str]) -> list[str]:
+    """The reason codes of a case as the person may see them.
+
+    Mismatches become one :data:`DETAILS_MISMATCH`. A case that spent the attempts budget shows
+    only that: whatever else the registry said (a match, a duplicate found through the record)
+    would tell the person what a further attempt is for.
+    """
+    if service.EXHAUSTED in reasons:
+        return [service.EXHAUSTED]
+    shown = [DETAILS_MISMATCH if code in MISMATCH_REASONS else code for code in reasons]
+    return list(dict.fromkeys(shown))
+
+
+def disclosed_checks(case: ProofingCase) -> dict[str, Any]:
+    """The check results of a case as the person may see them (see :func:`disclosed_reasons`)."""
+    hidden = STAFF_CHECKS + (("registry",) if case.checks.get(service.EXHAUSTED) else ())
+    return {k: v for k, v in case.checks.items() if k not in hidden}
 
 
 def collect(db: Session, user: User, *, config: Config, now: dt.datetime,
@@ -185,8 +215,8 @@ def _case(case: ProofingCase, *, config: Config) -> dict[str, Any]:
         "decided_by": None if case.decided_at is None or case.status == "withdrawn"
         else "automatic" if case.decided_by is None else "officer",
         "decision_reason": disclosed_reason(case),
-        "reasons": list(case.reasons),
-        "checks": {k: v for k, v in case.checks.items() if k not in STAFF_CHECKS},
+        "reasons": disclosed_reasons(list(case.reasons)),
+        "checks": disclosed_checks(case),
         "evidence": held,
         "evidence_held_until": evidence_held_until(case, config=config) if held == "held" else None,
         "evidence_deleted_at": case.purged_at,
@@ -231,7 +261,8 @@ def erase_proofing(db: Session, user: User, *, now: dt.datetime) -> dict[str, in
     """Erase what proofing established about ``user``, in one transaction.
 
     The verified identity goes; every case loses its evidence, registry answer and blind index
-    of the ID number; an open case is withdrawn; the account is IAL1 again and tokens issued at
+    of the ID number; attempts no longer name the account (``attempts.forget_account``); an open
+    case is withdrawn; the account is IAL1 again and tokens issued at
     IAL2 or more are revoked (their refresh would carry the old level). Decision records stay.
     """
     uid = user.id
@@ -253,6 +284,7 @@ def erase_proofing(db: Session, user: User, *, now: dt.datetime) -> dict[str, in
         case.national_id_index = None
         if case.purged_at is None:
             case.purged_at = now
+    attempts.forget_account(db, uid)
     user.ial = 1
     revoked = tokens.revoke_where(db, Token.user_id == uid,
                                   or_(Token.acr.like("%:ial2:%"), Token.acr.like("%:ial3:%")), now=now)

@@ -12,8 +12,10 @@ import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from idp.crypto import derive_key
 from idp.crypto import encrypt_field
 from idp.crypto import hash_secret
 from idp.crypto import keyed_hash
+from idp.proofing import attempts
 from idp.proofing import thai_id
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
@@ -39,6 +42,7 @@ OPEN = ("pending_registry", "binding", "review")
 BINDING_LIFETIME = dt.timedelta(minutes=15)
 BINDING_MAX_ATTEMPTS = 5
 REMOTE_PROOFING_IAL = 2  # what a person can reach in one visit; IAL3 needs a counter
+EXHAUSTED = "attempts_exhausted"  # reason code and check: the attempts budget was spent, an officer decides
 
 
 class ProofingError(Exception):
@@ -118,7 +122,8 @@ def open_case(db: Session, user_id: int) -> ProofingCase | None:
 
 def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config, verifier: Verifier,
                  send_code: Any) -> ProofingCase:
-    """Submit IAL2 remote evidence and run the automatic checks as far as they go.
+    """Submit IAL2 remote evidence and run the automatic checks as far as they go; any mismatch
+    goes to an officer at once (the pages use :func:`submit_remote`, which lets a typo be corrected).
 
     :param send_code: ``send_code(email, code)`` delivers the binding code to the contact of record
     :raises ProofingError: bad input (nothing stored), or a case already open
@@ -126,6 +131,63 @@ def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config,
     evidence = check_evidence(evidence)
     if open_case(db, user.id) is not None:
         raise ProofingError("case_open")
+    case = _open_remote(db, user, evidence, config=config)
+    return run_checks(db, case, evidence, config=config, verifier=verifier, send_code=send_code)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a remote submission led to: a case, or none and the form again, to correct."""
+
+    case: ProofingCase | None
+    attempts_left: int = 0
+
+
+def submit_remote(db: Session, user: User, evidence: Evidence, *, config: Config, verifier: Verifier,
+                  send_code: Any) -> Submission:
+    """Submit IAL2 remote evidence, forgiving typos.
+
+    When the registry does not match, nothing is opened: the person corrects the form and submits
+    again, within the budget of ``idp.proofing.attempts``; the attempt that spends it opens a case
+    for an officer. After that, in the window, every submission goes to an officer whatever the
+    registry answers, so that the answer tells nothing. The applicant is never told which detail
+    failed (that would let a stranger find a birth date by trial): the reason codes go to the
+    attempt, the audit log and the officer's case.
+
+    :raises ProofingError: bad input (nothing stored, nothing counted), or a case already open
+    """
+    evidence = check_evidence(evidence)
+    if open_case(db, user.id) is not None:
+        raise ProofingError("case_open")
+    index = national_id_index(config, evidence.number) if evidence.kind == "thai_id_card" else None
+    if index is not None and _taken(db, index, user.id):  # to an officer, the registry not asked (as ever)
+        case = _open_remote(db, user, evidence, config=config)
+        return Submission(run_checks(db, case, evidence, config=config, verifier=verifier, send_code=send_code))
+    digest = attempts.document_digest(config, evidence)
+    attempt = attempts.reserve(db, user_id=user.id, digest=digest)
+    if attempt is None:
+        case = _open_remote(db, user, evidence, config=config)
+        spent = attempts.budget(db, user_id=user.id, digest=digest)
+        _exhausted(db, case, spent, digest=digest)
+        return Submission(_apply(db, case, verifier.verify(evidence), config=config, send_code=send_code))
+    result = verifier.verify(evidence)
+    spent = attempts.settle(db, attempt, result)
+    if result.outcome not in attempts.FAILED:
+        db.commit()
+        case = _open_remote(db, user, evidence, config=config)
+        return Submission(_apply(db, case, result, config=config, send_code=send_code))
+    audit.record(db, audit.Event.PROOFING_ATTEMPT_FAILED, user_id=user.id, commit=False, attempt=spent.by_account,
+                 left=spent.left, outcome=result.outcome, reasons=list(attempt.reasons))
+    db.commit()
+    if spent.left > 0:
+        return Submission(None, attempts_left=spent.left)
+    case = _open_remote(db, user, evidence, config=config)
+    _exhausted(db, case, spent, digest=digest)
+    return Submission(_apply(db, case, result, config=config, send_code=send_code))
+
+
+def _open_remote(db: Session, user: User, evidence: Evidence, *, config: Config) -> ProofingCase:
+    """A new remote case holding the evidence (sealed); committed, before any registry answer is applied."""
     now = clock.utc_now()
     # A passport's holder is known by national ID only once the registry answers (run_checks).
     index = national_id_index(config, evidence.number) if evidence.kind == "thai_id_card" else None
@@ -136,7 +198,17 @@ def start_remote(db: Session, user: User, evidence: Evidence, *, config: Config,
     case.evidence_encrypted = seal(config, asdict(evidence), context=f"case:{case.id}:evidence")
     audit.record(db, audit.Event.PROOFING_STARTED, user_id=user.id, commit=False, case=case.id, level=2)
     db.commit()
-    return run_checks(db, case, evidence, config=config, verifier=verifier, send_code=send_code)
+    return case
+
+
+def _exhausted(db: Session, case: ProofingCase, spent: attempts.Budget, *, digest: str) -> None:
+    """Mark a case as the hand-over of a spent budget: an officer decides it, whatever the registry says."""
+    attempts.hand_over(db, user_id=case.user_id, digest=digest, case_id=case.id)
+    case.checks = {**case.checks, EXHAUSTED: True, "attempts": spent.by_account,
+                   "attempts_on_number": spent.on_document}
+    audit.record(db, audit.Event.PROOFING_ATTEMPTS_EXHAUSTED, user_id=case.user_id, commit=False, case=case.id,
+                 attempts=spent.by_account, on_number=spent.on_document)
+    db.commit()
 
 
 def evidence_of(case: ProofingCase, *, config: Config) -> Evidence | None:
@@ -149,7 +221,17 @@ def run_checks(db: Session, case: ProofingCase, evidence: Evidence, *, config: C
     """Duplicate check, then the registry; a registry that is down leaves the case waiting."""
     if case.national_id_index and _duplicate(db, case):
         return _to_review(db, case, ["duplicate_identity"], config=config)
-    result: RegistryResult = verifier.verify(evidence)
+    return _apply(db, case, verifier.verify(evidence), config=config, send_code=send_code)
+
+
+def _apply(db: Session, case: ProofingCase, result: RegistryResult, *, config: Config,
+           send_code: Any) -> ProofingCase:
+    """The registry's answer decides the next step: wait, an officer, or the binding code.
+
+    A case that spent the attempts budget goes to an officer even on a match (nothing to learn
+    from the next step), with the record kept for the officer to compare.
+    """
+    exhausted = [EXHAUSTED] if case.checks.get(EXHAUSTED) else []
     case.checks = {**case.checks, "registry": result.outcome, "registry_issuer": result.issuer,
                    "registry_checked_at": result.checked_at.isoformat()}
     if result.outcome == "unavailable":
@@ -158,12 +240,14 @@ def run_checks(db: Session, case: ProofingCase, evidence: Evidence, *, config: C
         db.commit()
         return case
     if result.outcome != "match" or not result.record:
-        return _to_review(db, case, list(result.reasons) or [result.outcome], config=config)
+        return _to_review(db, case, (list(result.reasons) or [result.outcome]) + exhausted, config=config)
     case.registry_encrypted = seal(config, result.record, context=f"case:{case.id}:registry")
     if case.national_id_index is None and result.record.get("national_id"):
         case.national_id_index = national_id_index(config, str(result.record["national_id"]))
         if _duplicate(db, case):
-            return _to_review(db, case, ["duplicate_identity"], config=config)
+            return _to_review(db, case, ["duplicate_identity", *exhausted], config=config)
+    if exhausted:
+        return _to_review(db, case, exhausted, config=config)
     contact = result.record.get("contact_email")
     if not contact:
         return _to_review(db, case, ["no_contact_of_record"], config=config)
@@ -179,9 +263,13 @@ def run_checks(db: Session, case: ProofingCase, evidence: Evidence, *, config: C
 
 
 def _duplicate(db: Session, case: ProofingCase) -> bool:
-    owner = db.scalar(select(VerifiedIdentity.user_id)
-                      .where(VerifiedIdentity.national_id_index == case.national_id_index))
-    return owner is not None and owner != case.user_id
+    return case.national_id_index is not None and _taken(db, case.national_id_index, case.user_id)
+
+
+def _taken(db: Session, index: str, user_id: int) -> bool:
+    """Whether the number (by its blind index) already backs another account's verified identity."""
+    owner = db.scalar(select(VerifiedIdentity.user_id).where(VerifiedIdentity.national_id_index == index))
+    return owner is not None and owner != user_id
 
 
 def _to_review(db: Session, case: ProofingCase, reasons: list[str], *, config: Config) -> ProofingCase:
@@ -362,3 +450,22 @@ def national_id(db: Session, user_id: int, *, config: Config) -> str | None:
     if identity is None or identity.national_id_encrypted is None:
         return None
     return str(unseal(config, identity.national_id_encrypted, context=f"user:{user_id}:national_id"))
+
+
+def forget_identity(db: Session, user: User, *, reason: str) -> int | None:
+    """Take the account back to IAL1: its verified identity is deleted, so its verified claims and
+    national ID number are no longer released and the number may back another account.
+
+    For account recovery without any second factor (SP 800-63B-4 §4.2): whoever got in with the email
+    alone may not be the person who was proofed, so the identity is kept only by proofing again.
+    Not committed.
+
+    :returns: the IAL the account had, or ``None`` when it had nothing above IAL1
+    """
+    if user.ial < 2:
+        return None
+    before = user.ial
+    db.execute(delete(VerifiedIdentity).where(VerifiedIdentity.user_id == user.id))
+    user.ial = 1
+    audit.record(db, audit.Event.IAL_LOWERED, user_id=user.id, commit=False, reason=reason, before=before, after=1)
+    return before

@@ -6,6 +6,7 @@ IAL is reached, in the same visit.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +17,11 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from idp import clock
 from idp import wording
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
@@ -26,15 +29,17 @@ from idp.accounts.session import continue_to
 from idp.db import get_session
 from idp.http import safe_next
 from idp.mail import send_mail
+from idp.proofing import dates
+from idp.proofing import evidence_form
 from idp.proofing import messages
+from idp.proofing import privacy
 from idp.proofing import service
-from idp.proofing.verifiers import Evidence
 from idp.proofing.verifiers import Verifier
 from idp.proofing.verifiers import load_verifier
 
 bp = Blueprint("proofing", __name__, url_prefix="/proofing")
 
-FIELDS = ("number", "laser_code", "given_name", "family_name", "given_name_th", "family_name_th", "birthdate")
+THAILAND = dt.timezone(dt.timedelta(hours=7), "Asia/Bangkok")  # whose "today" bounds a date of birth
 
 
 def verifier() -> Verifier:
@@ -83,30 +88,44 @@ def status(*, ctx: AuthContext) -> Response | str:
     if ctx.user.ial >= wanted and "level" in request.args:
         return continue_to(next_url)
     case = service.open_case(db, ctx.user.id) or service.latest_case(db, ctx.user.id)
-    return render_template("proofing/status.html", ctx=ctx, case=case, wanted=wanted, next=next_url,
-                           back=_back(next_url), explain=messages.reason)
+    reasons = privacy.disclosed_reasons(list(case.reasons)) if case is not None else []
+    return render_template("proofing/status.html", ctx=ctx, case=case, reasons=reasons, wanted=wanted,
+                           next=next_url, back=_back(next_url), explain=messages.reason)
 
 
 @bp.route("/start", methods=["GET", "POST"])
 @applicant
 def start(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
+    """The evidence form. A registry mismatch shows it again, filled in, with what to check (never
+    which detail failed) while attempts are left; the values go back only into the page, never
+    into a URL or a log."""
     db = get_session()
     next_url = _next()
-    form = {name: request.form.get(name, "")[:100] for name in FIELDS}
     kind = "passport" if request.values.get("kind") == "passport" else "thai_id_card"
+    era = dates.era_of(str(get_locale()))
+    form = evidence_form.values(request.form)
+
+    def page(problems: list[evidence_form.Problem], attempts_left: int | None = None, status: int = 200,
+             error: str | None = None) -> tuple[str, int]:
+        return render_template("proofing/start.html", form=form, date=evidence_form.typed_date(form, era=era),
+                               era=era, next=next_url, kind=kind, problems=problems,
+                               problem={p.field: p for p in problems}, attempts_left=attempts_left,
+                               error=error, field_error=messages.field_error,
+                               sla_days=int(current_app.config.get("PROOFING_SLA_BUSINESS_DAYS", 2))), status
+
     if request.method == "GET":
-        return render_template("proofing/start.html", form=form, next=next_url, error=None, kind=kind)
-    evidence = Evidence(kind=kind, number=form["number"], laser_code=form["laser_code"] or None,
-                        given_name=form["given_name"], family_name=form["family_name"],
-                        given_name_th=form["given_name_th"] or None, family_name_th=form["family_name_th"] or None,
-                        birthdate=form["birthdate"])
+        return page([])
+    evidence, problems = evidence_form.read(form, kind=kind, era=era, today=clock.utc_now().astimezone(THAILAND).date())
+    if evidence is None:
+        return page(problems, status=400)
     try:
-        case = service.start_remote(db, ctx.user, evidence, config=current_app.config, verifier=verifier(),
-                                    send_code=_send_code)
+        submitted = service.submit_remote(db, ctx.user, evidence, config=current_app.config, verifier=verifier(),
+                                          send_code=_send_code)
     except service.ProofingError as exc:
-        return render_template("proofing/start.html", form=form, next=next_url, kind=kind,
-                               error=messages.error(exc.code)), 400
-    return _after(case, next_url)
+        return page([], status=400, error=messages.error(exc.code))
+    if submitted.case is None:
+        return page([], attempts_left=submitted.attempts_left, status=400)
+    return _after(submitted.case, next_url)
 
 
 def _after(case: object, next_url: str) -> Response:

@@ -95,6 +95,19 @@
         authenticate({step_up: true, aal: stepup.dataset.aal}, stepup.dataset.next).catch(failed);
       });
     }
+    // Account recovery: the passkey or security key as the second factor after the emailed link.
+    const recover = document.querySelector("[data-webauthn-recover]");
+    if (recover) {
+      document.getElementById("passkey-recover").addEventListener("click", async () => {
+        try {
+          const options = requestOptions(await post(recover.dataset.options, {}));
+          const cred = await navigator.credentials.get({publicKey: options});
+          const done = await post(recover.dataset.verify, {credential: encodeCredential(cred)});
+          window.webauthnResult = {ok: true};
+          window.location.assign(done.redirect);
+        } catch (err) { failed(err); }
+      });
+    }
     const register = document.querySelector("[data-webauthn-register]");
     if (register) {
       document.getElementById("webauthn-register").addEventListener("click", async () => {

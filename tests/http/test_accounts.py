@@ -40,7 +40,7 @@ def test_sign_up_sends_a_verification_link_that_verifies(app, client):
     outbox = sorted(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml"))
     assert len(outbox) == 1
     message = email.message_from_bytes(outbox[0].read_bytes(), policy=email.policy.default)
-    link = re.search(r"http://localhost(/verify-email/\S+)", message.get_content()).group(1)
+    link = re.search(r"http://localhost(/verify-email/\S+)", message.get_body(("plain",)).get_content()).group(1)
     with app.app_context():
         assert get_session().scalar(select(User)).email_verified is False
     assert client.get(link).status_code == 200
@@ -129,7 +129,14 @@ def test_withdrawing_consent_revokes_tokens_and_asks_again(app, client):
     body = full_flow(client, rp.client.client_id, rp.client_secret)
     page = client.get("/connected-services", headers=EN).text
     assert "Restaurant licence" in page and "Your email address" in page
-    client.post("/connected-services", data={"client": str(rp.client.id), "csrf_token": csrf_of(page)})
+    ask = client.post("/connected-services", headers=EN, data={"client": str(rp.client.id),
+                                                               "csrf_token": csrf_of(page)})
+    assert ask.status_code == 200 and "Withdraw consent from Restaurant licence?" in ask.text
+    assert 'name="confirm" value="yes"' in ask.text and "Your email address" in ask.text
+    still = client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
+    assert still.status_code == 200  # nothing withdrawn before the confirmation
+    client.post("/connected-services", data={"client": str(rp.client.id), "confirm": "yes",
+                                             "csrf_token": csrf_of(ask.text)})
     assert "Restaurant licence" not in client.get("/connected-services", headers=EN).text
     info = client.get("/userinfo", headers={"Authorization": "Bearer " + body["access_token"]})
     assert info.status_code == 401

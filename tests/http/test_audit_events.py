@@ -68,6 +68,7 @@ def test_withdrawing_consent_is_audited(app, client):
     rp = make_client(app)
     full_flow(client, rp.client.client_id, rp.client_secret)
     page = client.get("/connected-services")
-    client.post("/connected-services", data={"csrf_token": csrf_of(page.text), "client": str(rp.client.id)})
+    client.post("/connected-services", data={"csrf_token": csrf_of(page.text), "client": str(rp.client.id),
+                                             "confirm": "yes"})
     assert [(n, u, c) for n, u, c, _ in events(app, "consent_withdrawn")] == [
         ("consent_withdrawn", user.id, rp.client.id)]

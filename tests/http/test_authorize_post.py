@@ -85,7 +85,8 @@ def test_a_posted_request_with_prompt_none_and_no_session_is_login_required(clie
 
 def test_an_oversized_posted_request_gets_a_readable_400(client, rp):
     _, challenge = pkce_pair()
-    response = client.post("/authorize", data=_form(rp.client.client_id, challenge, login_hint="x" * 3000))
+    response = client.post("/authorize", data=_form(rp.client.client_id, challenge, login_hint="x" * 3000),
+                           headers={"Accept-Language": "en"})
     assert response.status_code == 400 and "Location" not in response.headers
     assert "too long" in response.text
 

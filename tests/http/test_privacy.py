@@ -38,6 +38,7 @@ from tests.http.test_proofing import SOMCHAI
 from tests.http.test_proofing import confirm
 from tests.http.test_proofing import last_code
 from tests.http.test_proofing import submit
+from tests.http.test_proofing import to_review
 
 EN = {"Accept-Language": "en"}
 EMAIL = "somchai@example.com"
@@ -198,7 +199,7 @@ def test_without_a_second_factor_the_copy_is_given_at_once(app, client, user):
 def test_a_rejection_for_suspected_fraud_is_told_in_neutral_words(app, client, user):
     officer = make_user(app, "officer@example.com")
     sign_in(client, EMAIL)
-    submit(client, birthdate="1985-03-15")
+    to_review(client, birthdate="1985-03-15")
     with app.app_context():
         db = get_session()
         case = db.scalars(select(ProofingCase)).one()
@@ -208,7 +209,9 @@ def test_a_rejection_for_suspected_fraud_is_told_in_neutral_words(app, client, u
     assert "fraud" not in page.lower() and "Photo looks edited" not in page
     [case] = client.get("/my-data.json").json["proofing_cases"]
     assert case["status"] == "rejected" and case["decision_reason"] == "not_confirmed"
-    assert case["decided_by"] == "officer" and case["reasons"] == ["birthdate_mismatch"]
+    # which detail did not match stays with the officer: the person sees only that the attempts were spent
+    assert case["decided_by"] == "officer" and case["reasons"] == ["attempts_exhausted"]
+    assert "registry" not in case["checks"] and "attempts_on_number" not in case["checks"]
     assert "decision_note" not in case and "claimed_by" not in case
 
 
@@ -217,8 +220,9 @@ def test_a_rejection_for_suspected_fraud_is_told_in_neutral_words(app, client, u
 
 def test_evidence_is_purged_after_the_retention_period_and_the_decision_record_stays(app, client, user, clock):
     sign_in(client, EMAIL)
-    submit(client, birthdate="1985-03-15")  # to review, then withdrawn: a decided case with a reason
+    to_review(client, birthdate="1985-03-15")  # to review, then withdrawn: a decided case with a reason
     client.post("/proofing/withdraw", data={"csrf_token": csrf_of(client.get("/proofing").text)})
+    clock.advance(DAY)  # the attempts are counted over 24 hours
     assert "/proofing/confirm" in submit(client).headers["Location"]
     confirm(client, last_code(app))
     before = {c.id: (c.status, list(c.reasons), c.decided_at, c.decision_reason) for c in cases(app)}
@@ -233,7 +237,7 @@ def test_evidence_is_purged_after_the_retention_period_and_the_decision_record_s
         assert case.evidence_encrypted is None and case.registry_encrypted is None
         assert case.purged_at is not None
         assert (case.status, list(case.reasons), case.decided_at, case.decision_reason) == before[case.id]
-    assert after[0].reasons == ["birthdate_mismatch"]
+    assert after[0].reasons == ["birthdate_mismatch", "attempts_exhausted"]
     again = identity(app)
     assert again is not None and again.claims_encrypted == kept.claims_encrypted
     assert again.national_id_encrypted == kept.national_id_encrypted and ial(app) == 2
@@ -310,14 +314,14 @@ def test_erasing_proofing_data_brings_the_account_back_to_ial1(app, client, user
 
 def test_erasure_withdraws_an_open_case(app, client, user):
     sign_in(client, EMAIL)
-    submit(client, birthdate="1985-03-15")
+    to_review(client, birthdate="1985-03-15")
     [case] = cases(app)
     assert case.status == "review" and case.evidence_encrypted
     page = client.get("/my-data/erase-proofing")
     client.post("/my-data/erase-proofing", data={"csrf_token": csrf_of(page.text), "confirm": "yes"})
     [case] = cases(app)
     assert case.status == "withdrawn" and case.decided_at is not None
-    assert case.evidence_encrypted is None and case.reasons == ["birthdate_mismatch"]
+    assert case.evidence_encrypted is None and case.reasons == ["birthdate_mismatch", "attempts_exhausted"]
     assert "/proofing/start" in client.get("/proofing").text  # may start afresh
 
 

@@ -73,7 +73,7 @@ def test_the_owner_of_an_existing_email_is_told_and_nothing_changes(app):
     notices = _mail_to(app, "taken@example.com")
     assert len(notices) == 1
     assert "tried to create" in notices[0]["Subject"]
-    assert "http://localhost/signin" in notices[0].get_content()
+    assert "http://localhost/signin" in notices[0].get_body(("plain",)).get_content()
     with app.app_context():
         db = get_session()
         assert db.scalar(select(func.count()).select_from(User)) == 1
@@ -85,7 +85,7 @@ def test_the_owner_of_an_existing_email_is_told_and_nothing_changes(app):
 def test_a_new_email_gets_a_verification_link_and_no_session(app):
     client = app.test_client()
     assert _signup(client, "fresh@example.com").status_code == 302
-    assert "verify-email" in _mail_to(app, "fresh@example.com")[0].get_content()
+    assert "verify-email" in _mail_to(app, "fresh@example.com")[0].get_body(("plain",)).get_content()
     # Not signed in by the sign-up itself (that would tell the two cases apart); signing in works.
     assert client.get("/", headers=EN).text.count("Signed in") == 0
     page = client.get("/signin", headers=EN)

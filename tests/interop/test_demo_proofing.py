@@ -5,8 +5,8 @@ password, sends them to identity proofing (the Thai ID card details of the demo 
 Jaidee, then the 6-digit code mailed to the registry's contact address, read here from the live
 server's outbox), asks for the TOTP code, and sends them back to the page with
 ``urn:th:digitalid:ial2:aal2`` and ``verified_claims`` (OpenID Connect for Identity Assurance 1.0)
-in the ID token. A person whose card details do not match goes to officer review, and the page
-explains, after ``unmet_authentication_requirements``, where to verify.
+in the ID token. A person whose card details do not match three times goes to officer review, and
+the page explains, after ``unmet_authentication_requirements``, where to verify.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ SOMCHAI_CARD = {"number": "1999900001010", "laser_code": "JT0-1000001-01", "give
                 "family_name": "Jaidee", "given_name_th": "สมชาย", "family_name_th": "ใจดี",
                 "birthdate": "1985-03-14"}
 SOMCHAI_CONTACT = "somchai@example.com"
-#: Somsri Rakthai's card, with a birthdate the registry does not hold: the case goes to review.
+#: Somsri Rakthai's card, with a birthdate the registry does not hold: after three tries, the case goes to review.
 MISMATCHED_CARD = {"number": "1999900001028", "laser_code": "ME1-2000002-02", "given_name": "Somsri",
                    "family_name": "Rakthai", "given_name_th": "", "family_name_th": "", "birthdate": "1990-01-01"}
 
@@ -145,6 +145,10 @@ def test_a_case_sent_to_review_ends_with_the_proofing_message(live_idp: LiveIdp,
     page = browser.get(f"{eservice}/licence/apply", headers=HEADERS, timeout=10)
     page = _sign_in(browser, live_idp, page, email_address, password)
     page = _start_proofing(browser, live_idp, page, MISMATCHED_CARD)
+    for _ in range(2):  # the form again, to correct, without saying what failed; the third goes to an officer
+        assert page.status_code == 400 and "do not match the national registry" in page.text, page.text
+        action, fields = _form(page.text, 'name="laser_code"')
+        page = browser.post(live_idp.issuer + action, headers=HEADERS, timeout=10, data={**fields, **MISMATCHED_CARD})
     assert "/proofing" in page.url and "/proofing/confirm" not in page.url, page.text  # with an officer now
     back = re.search(r'<a href="([^"]+)">Back to the e-Service</a>', page.text)
     assert back, page.text
