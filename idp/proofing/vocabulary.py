@@ -1,5 +1,5 @@
-"""The codes a proofing case carries (its status, its checks and their results, its reasons), and
-their words for staff in Thai and English.
+"""The codes a proofing case carries (its status, its checks and their results), and their words for
+staff in Thai and English; its reason codes have theirs in :mod:`idp.proofing.messages`.
 
 The values are what ``proofing_cases`` stores; the console shows the words (``case_status``,
 ``check_label``, ``check_value`` and ``reason_label`` filters, registered by :mod:`idp.wording`).
@@ -41,6 +41,9 @@ class Check(StrEnum):
     CARD_INSPECTED = "card_inspected"
     PERSON_MATCHES_PHOTO = "person_matches_photo"
     INSPECTED_BY = "inspected_by"
+    ATTEMPTS = "attempts"
+    ATTEMPTS_ON_NUMBER = "attempts_on_number"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
 
 
 STATUS_LABELS: dict[CaseStatus, LazyString] = {
@@ -62,6 +65,9 @@ CHECK_LABELS: dict[Check, LazyString] = {
     Check.CARD_INSPECTED: _l("Card inspected by an officer"),
     Check.PERSON_MATCHES_PHOTO: _l("Person matches the card's photo"),
     Check.INSPECTED_BY: _l("Inspected by (staff id)"),
+    Check.ATTEMPTS: _l("Attempts by this account in 24 hours"),
+    Check.ATTEMPTS_ON_NUMBER: _l("Attempts on this ID number in 24 hours"),
+    Check.ATTEMPTS_EXHAUSTED: _l("Attempts used up: sent to an officer"),
 }
 
 # Values of the checks above that are codes (registry outcomes, binding methods).
@@ -73,26 +79,6 @@ VALUE_LABELS: dict[str, LazyString] = {
     "contact_code": _l("Code sent to the registry's contact address"),
     "counter_code": _l("Code given by an officer at a counter"),
 }
-
-# Why a case went to an officer (``ProofingCase.reasons``), as officers read it.
-REASON_LABELS: dict[str, LazyString] = {
-    "laser_code_mismatch": _l("Laser code differs from the registry"),
-    "birthdate_mismatch": _l("Date of birth differs from the registry"),
-    "name_mismatch": _l("Name differs from the registry"),
-    "card_revoked": _l("The registry says the card is revoked"),
-    "passport_revoked": _l("The registry says the passport is revoked"),
-    "document_not_found": _l("The registry has no such document"),
-    "not_found": _l("The registry has no such document"),
-    "invalid_evidence": _l("The evidence is malformed"),
-    "mismatch": _l("The registry reported a mismatch"),
-    "registry_unavailable": _l("The registry could not be reached"),
-    "unavailable": _l("The registry could not be reached"),
-    "registry_error": _l("The registry's answer could not be read"),
-    "duplicate_identity": _l("The ID number is already verified for another account"),
-    "no_contact_of_record": _l("The registry holds no contact address for the binding code"),
-    "binding_failed": _l("The applicant entered the binding code wrongly too many times"),
-}
-
 
 def status(code: str) -> str:
     try:
@@ -121,5 +107,7 @@ def check_value(value: object, name: str | None = None) -> str:
 
 
 def reason(code: str) -> str:
-    """A reason code in officers' words; an unknown code as "Other (code)"."""
-    return str(REASON_LABELS[code]) if code in REASON_LABELS else _("Other (%(code)s)", code=code)
+    """A reason code in officers' words (the one table is :func:`idp.proofing.messages.officer_reason`)."""
+    from idp.proofing import messages
+
+    return messages.officer_reason(code)
