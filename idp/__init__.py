@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     outbound.init_app(app)
 
     from idp import console
+    from idp import journey
     from idp import oidc
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
@@ -56,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.stats.views import bp as opendata_bp
 
     oidc.init_app(app)
+    journey.init_app(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(authn_bp)

@@ -15,20 +15,18 @@ from itsdangerous import URLSafeTimedSerializer
 from werkzeug.wrappers import Response
 
 from idp import audit
-from idp import clock
+from idp import journey
 from idp.accounts import service
 from idp.accounts import session as auth_session
 from idp.accounts.messages import account_error_message
 from idp.accounts.messages import password_error_message
-from idp.accounts.models import User
 from idp.accounts.passwords import PasswordRejected
+from idp.accounts.session import AuthContext
 from idp.assurance import policy
-from idp.assurance.policy import Factor
-from idp.authn import steps
 from idp.authn import throttle
 from idp.authn.messages import wait_message
+from idp.authn.service import verify_factor
 from idp.db import get_session
-from idp.http import safe_next
 from idp.mail import send_mail
 from idp.oidc import consent
 
@@ -41,13 +39,6 @@ def _verifier() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="idp-verify-email")
 
 
-def _signed_in(next_url: str) -> Response:
-    pending = cookie.pop("fresh_auth_pending", None)
-    if pending:
-        cookie["fresh_auth"] = pending
-    return redirect(safe_next(next_url, url_for("accounts.home")))
-
-
 @bp.route("/")
 def home() -> str:
     ctx = auth_session.current(get_session())
@@ -56,39 +47,27 @@ def home() -> str:
 
 @bp.route("/signin", methods=["GET", "POST"])
 def signin() -> Response | str | tuple[str, int]:
-    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
+    next_url = journey.next_url()
     email = request.form.get("email", request.args.get("login_hint", ""))[:320]
-    if request.method == "POST":
-        db = get_session()
-        password = request.form.get("password", "")[:1024]
-        found: list[User] = []
-
-        def check() -> Factor | None:
-            user = service.authenticate_password(db, email=email, password=password)
-            if user is None:
-                return None
-            found.append(user)
-            return Factor(policy.PASSWORD, clock.timestamp())
-
-        known = service.find_by_email(db, email) if email else None
-        keys = throttle.password_keys(email, request.remote_addr or "", config=current_app.config)
-        attempt = steps.throttled(db, keys, check, config=current_app.config, method=policy.PASSWORD,
-                                  user_id=known.id if known else None)
-        if attempt.factor is not None:
-            auth_session.sign_in(db, found[0], attempt.factor)
-            return _signed_in(next_url)
-        if attempt.blocked:
-            return render_template("accounts/signin.html", email=email, next=next_url,
-                                   error=wait_message(attempt.verdict)), 429
-        error = _("The email or password is not correct.")
-        return render_template("accounts/signin.html", email=email, next=next_url, error=error), 200
-    return render_template("accounts/signin.html", email=email, next=next_url, error=None)
+    if request.method == "GET":
+        return render_template("accounts/signin.html", email=email, next=next_url, error=None)
+    db = get_session()
+    attempt = verify_factor(db, policy.PASSWORD, presented=request.form.get("password", ""), email=email,
+                            ip=request.remote_addr or "", config=current_app.config)
+    if attempt.factor is not None and attempt.user is not None:
+        auth_session.sign_in(db, attempt.user, attempt.factor)
+        return journey.resume(next_url)
+    if attempt.blocked:
+        return render_template("accounts/signin.html", email=email, next=next_url,
+                               error=wait_message(attempt.verdict)), 429
+    error = _("The email or password is not correct.")
+    return render_template("accounts/signin.html", email=email, next=next_url, error=error), 200
 
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup() -> Response | str | tuple[str, int]:
     """Sign-up: the same answer whether or not the email has an account (no enumeration)."""
-    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
+    next_url = journey.next_url()
     form = {k: request.form.get(k, "")[:1024] for k in ("email", "name", "password")}
     if request.method == "GET":
         return render_template("accounts/signup.html", form=form, next=next_url, error=None)
@@ -116,7 +95,7 @@ def signup() -> Response | str | tuple[str, int]:
 
 @bp.route("/signup/sent")
 def signup_sent() -> str:
-    next_url = safe_next(request.args.get("next"), url_for("accounts.home"))
+    next_url = journey.next_url()
     return render_template("accounts/signup_sent.html", next=next_url)
 
 
@@ -149,12 +128,10 @@ def verify_email(token: str) -> tuple[str, int] | str:
 
 
 @bp.route("/connected-services", methods=["GET", "POST"])
-def connected_services() -> Response | str:
+@journey.signed_in
+def connected_services(*, ctx: AuthContext) -> Response | str:
     """The e-Services the person allowed, each with a way to withdraw that consent."""
     db = get_session()
-    ctx = auth_session.current(db)
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=url_for("accounts.connected_services")))
     if request.method == "POST":
         client_id = request.form.get("client", "")
         if client_id.isdigit():
@@ -176,4 +153,4 @@ def set_language() -> Response:
     if lang in current_app.config["LANGUAGES"]:
         cookie["lang"] = lang
         cookie.pop("ui_locales", None)
-    return redirect(safe_next(request.form.get("next"), url_for("accounts.home")))
+    return redirect(journey.next_url())

@@ -17,23 +17,20 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from idp import audit
-from idp import clock
-from idp.accounts import service
+from idp import journey
 from idp.accounts import session as auth_session
-from idp.accounts.models import User
 from idp.accounts.session import AuthContext
-from idp.accounts.session import continue_to
 from idp.assurance import policy
 from idp.authn import messages
 from idp.authn import qr
 from idp.authn import recovery
 from idp.authn import security
 from idp.authn import steps
-from idp.authn import throttle
 from idp.authn import totp
 from idp.authn import webauthn
 from idp.authn.inventory import enrolled
+from idp.authn.service import Attempt
+from idp.authn.service import verify_factor
 from idp.db import get_session
 from idp.http import safe_next
 
@@ -47,35 +44,29 @@ def _target() -> int:
     return int(raw) if raw in ("1", "2", "3") else 2
 
 
-def _with_param(url: str, name: str, value: str) -> str:
-    return url + ("&" if "?" in url else "?") + f"{name}={value}"
-
-
 @bp.route("/signin/more", methods=["GET", "POST"])
-def step_up() -> Response | str | tuple[str, int]:
+@journey.signed_in
+def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     """Ask only for the factor that is missing for the level the request needs."""
     db = get_session()
-    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
-    ctx = auth_session.current(db)
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=next_url))
+    next_url = journey.next_url()
     target = _target()
     # ``with=webauthn``: the level must include a passkey or security key (the admin console's rule).
     key_needed = request.values.get("with") == policy.WEBAUTHN
     if ctx.aal() >= target and (not key_needed or ctx.used_webauthn(target)):
-        return continue_to(next_url)
+        return journey.resume(next_url)
     have = enrolled(db, ctx.user)
     error = None
     status = 200
     if request.method == "POST":
         if request.form.get("cancel"):
-            return redirect(safe_next(_with_param(next_url, "_declined", "1"), url_for("accounts.home")))
+            return redirect(journey.declined(next_url))
         method = request.form.get("method", "")
         attempt = _check_factor(ctx, method)
         if attempt is not None and attempt.factor is not None:
             new = auth_session.add_factor(db, ctx, attempt.factor)
             if new.aal() >= target and not key_needed:
-                return continue_to(next_url)
+                return journey.resume(next_url)
             ctx = new
         elif attempt is not None:
             error, status = messages.refusal(method, attempt.verdict), 400 if attempt.verdict.allowed else 429
@@ -88,36 +79,12 @@ def step_up() -> Response | str | tuple[str, int]:
                            error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed), status
 
 
-def _check_factor(ctx: AuthContext, method: str) -> steps.Attempt | None:
-    db = get_session()
-    cfg = current_app.config
-    ip = request.remote_addr or ""
-    user = ctx.user
-    if method == policy.TOTP:
-        code = request.form.get("code", "")[:32]
-        return steps.throttled(db, throttle.factor_keys(user.id, policy.TOTP, ip, config=cfg),
-                               lambda: totp.verify(db, user, code, config=cfg), config=cfg,
-                               method=method, user_id=user.id)
-    if method == policy.RECOVERY:
-        code = request.form.get("recovery_code", "")[:64]
-        attempt = steps.throttled(db, throttle.factor_keys(user.id, policy.RECOVERY, ip, config=cfg),
-                                  lambda: recovery.verify(db, user, code), config=cfg,
-                                  method=method, user_id=user.id)
-        if attempt.factor is not None:
-            # A recovery code is how a person gets back a suspended second factor.
-            throttle.lift(db, throttle.account_key(str(user.id), policy.TOTP), user_id=user.id, reason="recovery")
-        return attempt
-    if method == policy.PASSWORD:
-        password = request.form.get("password", "")[:1024]
-        return steps.throttled(
-            db, throttle.password_keys(user.email, ip, config=cfg),
-            lambda: _password_factor(service.authenticate_password(db, email=user.email, password=password)),
-            config=cfg, method=method, user_id=user.id)
-    return None
-
-
-def _password_factor(user: User | None) -> policy.Factor | None:
-    return policy.Factor(policy.PASSWORD, clock.timestamp()) if user is not None else None
+def _check_factor(ctx: AuthContext, method: str) -> Attempt | None:
+    fields = {policy.TOTP: "code", policy.RECOVERY: "recovery_code", policy.PASSWORD: "password"}
+    if method not in fields:
+        return None
+    return verify_factor(get_session(), method, presented=request.form.get(fields[method], ""), user=ctx.user,
+                         ip=request.remote_addr or "", config=current_app.config)
 
 
 # -- WebAuthn ceremonies (JSON; CSRF token in the X-CSRFToken header) --------------------------------
@@ -161,24 +128,18 @@ def authenticate() -> Response | tuple[Response, int]:
     if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
         return _json_error("expired")
     next_url = safe_next(body.get("next") if isinstance(body.get("next"), str) else None, url_for("accounts.home"))
-    try:
-        cred, factor = webauthn.verify_authentication(db, state, body["credential"], config=current_app.config)
-    except webauthn.WebAuthnError as exc:
-        audit.record(db, audit.Event.SIGNIN_FAILED, user_id=exc.user_id or state.get("user_id"), factor=policy.WEBAUTHN,
-                     reason=exc.code)
-        if exc.code == "cloned":
-            messages.notify_clone(db, exc.user_id)
-        return _json_error(exc.code)
+    attempt = verify_factor(db, policy.WEBAUTHN, presented=body["credential"], webauthn_state=state,
+                            ip=request.remote_addr or "", config=current_app.config)
+    if attempt.factor is None or attempt.user is None:
+        if attempt.error == "cloned":
+            messages.notify_clone(db, attempt.user_id)
+        return _json_error(attempt.error or "invalid")
     ctx = auth_session.current(db)
-    if state.get("step_up") and ctx is not None and ctx.user.id == cred.user_id:
-        auth_session.add_factor(db, ctx, factor)
+    if state.get("step_up") and ctx is not None and ctx.user.id == attempt.user.id:
+        auth_session.add_factor(db, ctx, attempt.factor)
     else:
-        user = db.get(User, cred.user_id)
-        if user is None or not user.is_active:
-            return _json_error("unknown_credential")
-        auth_session.sign_in(db, user, factor)
-    response = continue_to(next_url)
-    return jsonify(redirect=response.location)
+        auth_session.sign_in(db, attempt.user, attempt.factor)
+    return jsonify(redirect=journey.resume(next_url).location)
 
 
 @bp.route("/webauthn/register/options", methods=["POST"])
@@ -219,38 +180,17 @@ def register() -> Response | tuple[Response, int]:
 # -- The Security page ------------------------------------------------------------------------------
 
 
-def _signed_in_or_redirect() -> AuthContext | Response:
-    ctx = auth_session.current(get_session())
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=request.full_path))
-    return ctx
-
-
-def _guard() -> AuthContext | Response:
-    """Signed in, and at AAL2 when the account can reach it (changing authenticators is sensitive)."""
-    ctx = _signed_in_or_redirect()
-    if isinstance(ctx, Response):
-        return ctx
-    if not security.may_manage(get_session(), ctx):
-        return redirect(url_for("authn.step_up", aal=2, next=url_for("authn.security_page")))
-    return ctx
-
-
 @bp.route("/security")
-def security_page() -> Response | str:
-    ctx = _signed_in_or_redirect()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in
+def security_page(*, ctx: AuthContext) -> Response | str:
     db = get_session()
     return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx),
                            may_manage=security.may_manage(db, ctx), describe_amr=messages.describe_amr)
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])
-def enrol_totp() -> Response | str | tuple[str, int]:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     secret = cookie.get("totp_enrol")
     if not isinstance(secret, str) or (request.method == "GET" and request.args.get("new")):
@@ -275,39 +215,31 @@ def enrol_totp() -> Response | str | tuple[str, int]:
 
 
 @bp.route("/security/recovery-codes", methods=["POST"])
-def recovery_codes() -> Response | str:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def recovery_codes(*, ctx: AuthContext) -> Response | str:
     codes = recovery.generate(get_session(), ctx.user)
     messages.notify_recovery_codes(ctx.user)
     return render_template("authn/recovery_codes.html", codes=codes)
 
 
 @bp.route("/security/passkeys/new")
-def new_passkey() -> Response | str:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def new_passkey(*, ctx: AuthContext) -> Response | str:
     kind = request.args.get("kind") if request.args.get("kind") in webauthn.KINDS else "passkey"
     return render_template("authn/webauthn_enrol.html", kind=kind)
 
 
 @bp.route("/security/rename", methods=["POST"])
-def rename() -> Response:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def rename(*, ctx: AuthContext) -> Response:
     security.rename(get_session(), ctx.user, request.form.get("kind", ""), request.form.get("id", ""),
                     security.clean_name(request.form.get("name"), default=""))
     return redirect(url_for("authn.security_page"))
 
 
 @bp.route("/security/remove", methods=["POST"])
-def remove() -> Response | str | tuple[str, int]:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def remove(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     kind, ident = request.form.get("kind", ""), request.form.get("id", "")
     check = security.removal(db, ctx.user, kind, ident)
