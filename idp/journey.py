@@ -62,10 +62,15 @@ def resume(target: str) -> Response:
     Every step that finishes authenticating (sign-in, the email code, step-up, enrolment, identity
     proofing) ends here, so the authorization it belongs to sees one fresh sign-in.
     """
+    mark_fresh()
+    return redirect(safe_next(target, url_for("accounts.home")))
+
+
+def mark_fresh() -> None:
+    """The person has just authenticated: the pending authorization, if any, may count it as fresh."""
     pending = cookie.pop(PENDING_MARKER, None)
     if pending:
         cookie[FRESH_MARKER] = pending
-    return redirect(safe_next(target, url_for("accounts.home")))
 
 
 def declined(target: str) -> str:
@@ -124,25 +129,25 @@ class Waiting:
     back_url: str  # "back to the e-Service": the request, answered with access_denied
 
 
-def _pending_request() -> list[tuple[str, str]] | None:
-    """The authorization request this page belongs to: the page's own, or the one in ``next``."""
+def _pending_request(next_url: str | None) -> list[tuple[str, str]] | None:
+    """The authorization request a page continues to, as its query's pairs."""
     authorize = url_for("oidc.authorize")
-    if request.path == authorize:
-        return list(request.args.items(multi=True))
-    raw = request.values.get("next")
-    target = safe_next(raw, "") if raw else ""
+    target = safe_next(next_url, "") if next_url else ""
     parts = urlsplit(target)
     if parts.path != authorize or not parts.query:
         return None
     return parse_qsl(parts.query, keep_blank_values=True)
 
 
-def waiting() -> Waiting | None:
-    """Which e-Service is waiting for this page's person, if any (cached for the request)."""
+def waiting(next_url: str | None = None) -> Waiting | None:
+    """Which e-Service is waiting for this page's person, if any (cached for the request).
+
+    :param next_url: where the page continues to (its ``next``; the consent page's own request)
+    """
     if "idp_journey_waiting" in g:
         return g.idp_journey_waiting  # type: ignore[no-any-return]
     found = None
-    pairs = _pending_request()
+    pairs = _pending_request(next_url)
     if pairs is not None:
         client = query_client(dict(pairs).get("client_id"))
         if client is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import mapped_column
 
 from idp.db import Base
 from idp.db import Created
+from idp.db import Hash
 
 
 class User(Base):
@@ -66,3 +67,27 @@ class Role(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     granted_by: Mapped[int | None]
     granted_at: Mapped[Created]
+
+
+class EmailCode(Base):
+    """A sign-up waiting for its email address to be confirmed, in the browser that signed up.
+
+    The browser holds a random handle (``handle_hash`` is its digest); the six-digit code sent to
+    the address is kept as a keyed digest bound to that handle. A sign-up with an address that
+    already has an account gets a row too, with no account and no code, so that both cases look
+    and count the same and no code ever works for it. ``next_url`` is where the sign-up was going
+    (an authorization request), for the link in the email to continue the same journey.
+    """
+
+    __tablename__ = "email_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle_hash: Mapped[Hash] = mapped_column(unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[Hash]
+    next_url: Mapped[str] = mapped_column(String(2048), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    sends: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[Created]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

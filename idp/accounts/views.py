@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import current_app
+from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -16,13 +17,17 @@ from werkzeug.wrappers import Response
 
 from idp import audit
 from idp import journey
+from idp.accounts import email_codes
 from idp.accounts import service
 from idp.accounts import session as auth_session
 from idp.accounts.messages import account_error_message
+from idp.accounts.messages import email_code_message
 from idp.accounts.messages import password_error_message
+from idp.accounts.models import User
 from idp.accounts.passwords import PasswordRejected
 from idp.accounts.session import AuthContext
 from idp.assurance import policy
+from idp.assurance.policy import Factor
 from idp.authn import throttle
 from idp.authn.messages import wait_message
 from idp.authn.service import verify_factor
@@ -33,6 +38,7 @@ from idp.oidc import consent
 bp = Blueprint("accounts", __name__)
 
 VERIFY_MAX_AGE = 3 * 24 * 3600
+SIGNUP_KEY = "signup"  # the browser's handle on its sign-up, until the email address is confirmed
 
 
 def _verifier() -> URLSafeTimedSerializer:
@@ -86,24 +92,67 @@ def signup() -> Response | str | tuple[str, int]:
         return render_template("accounts/signup.html", form=form, next=next_url,
                                error=account_error_message(exc.code)), 400
     if outcome.created is not None:
-        _send_verification(outcome.created.id, outcome.created.email)
-    elif outcome.existing is not None:
+        issued = email_codes.issue(db, user=outcome.created, next_url=next_url, config=current_app.config)
+        _send_verification(outcome.created, issued.code or "")
+    else:
+        assert outcome.existing is not None
         audit.record(db, audit.Event.SIGNUP_EXISTING_ACCOUNT, user_id=outcome.existing.id)
         _send_signup_notice(outcome.existing.email)
-    return redirect(url_for("accounts.signup_sent", next=next_url))
+        issued = email_codes.issue(db, user=None, next_url=next_url, config=current_app.config)
+    cookie[SIGNUP_KEY] = issued.handle
+    return redirect(url_for("accounts.signup_code", next=next_url))
 
 
-@bp.route("/signup/sent")
-def signup_sent() -> str:
+@bp.route("/signup/code", methods=["GET", "POST"])
+def signup_code() -> Response | str | tuple[str, int]:
+    """The six-digit code from the email, in the browser that signed up: then the person is signed in
+    and the journey goes on (an existing address's owner was sent a notice, and no code works)."""
     next_url = journey.next_url()
-    return render_template("accounts/signup_sent.html", next=next_url)
+    if request.method == "GET":
+        return render_template("accounts/signup_code.html", next=next_url, error=None)
+    db = get_session()
+    result = email_codes.redeem(db, cookie.get(SIGNUP_KEY), request.form.get("code", "")[:32],
+                                ip=request.remote_addr or "", config=current_app.config)
+    if result.user is None:
+        status = 429 if result.reason == "throttled" else 400
+        return render_template("accounts/signup_code.html", next=next_url,
+                               error=email_code_message(result.reason, result.attempts_left, result.verdict)), status
+    _sign_in_signed_up(result)
+    return journey.resume(next_url)
 
 
-def _send_verification(user_id: int, email: str) -> None:
-    token = _verifier().dumps({"uid": user_id, "email": email})
+@bp.route("/signup/code/new", methods=["POST"])
+def signup_new_code() -> Response | tuple[str, int]:
+    """Another code for the sign-up in this browser (at most three), counted like a sign-up."""
+    db = get_session()
+    next_url = journey.next_url()
+    verdict = throttle.reserve(db, count=throttle.signup_keys(request.remote_addr or "", config=current_app.config),
+                               config=current_app.config)
+    issued = email_codes.resend(db, cookie.get(SIGNUP_KEY), config=current_app.config) if verdict.allowed else None
+    if issued is None:
+        error = wait_message(verdict) if not verdict.allowed else email_code_message("no_more_codes")
+        return render_template("accounts/signup_code.html", next=next_url, error=error), 400
+    if issued.user is not None and issued.code is not None:
+        _send_verification(issued.user, issued.code)
+    flash(_("We have sent a new code. Earlier codes no longer work."))
+    return redirect(url_for("accounts.signup_code", next=next_url))
+
+
+def _sign_in_signed_up(result: email_codes.Redeemed) -> None:
+    """The address is confirmed in the browser that signed up: sign in with the password chosen there."""
+    assert result.user is not None
+    cookie.pop(SIGNUP_KEY, None)
+    auth_session.sign_in(get_session(), result.user, Factor(policy.PASSWORD, result.signed_up_at))
+
+
+def _send_verification(user: User, code: str) -> None:
+    token = _verifier().dumps({"uid": user.id, "email": user.email})
     link = current_app.config["ISSUER"] + url_for("accounts.verify_email", token=token)
-    send_mail(email, _("Confirm your email address"),
-              _("Open this link to confirm your email address:\n\n%(link)s\n\nIt works for 3 days.", link=link))
+    send_mail(user.email, _("Confirm your email address"),
+              _("Your code is %(code)s\n\nEnter it on the page where you are creating your account. "
+                "It works for 15 minutes.\n\nOr open this link to confirm your email address:\n\n%(link)s"
+                "\n\nThe link works for 3 days. If you did not create an account, ignore this email.",
+                code=code, link=link))
 
 
 def _send_signup_notice(email: str) -> None:
@@ -116,15 +165,24 @@ def _send_signup_notice(email: str) -> None:
 
 
 @bp.route("/verify-email/<token>")
-def verify_email(token: str) -> tuple[str, int] | str:
+def verify_email(token: str) -> Response | tuple[str, int] | str:
+    """The link in the email confirms the address anywhere; in the browser that signed up (within
+    the code's 15 minutes) it also signs the person in and goes on with the journey."""
+    db = get_session()
     try:
         data = _verifier().loads(token, max_age=VERIFY_MAX_AGE)
-        ok = service.mark_email_verified(get_session(), int(data["uid"]), str(data["email"]))
+        user_id = int(data["uid"])
+        ok = service.mark_email_verified(db, user_id, str(data["email"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         ok = False
     if not ok:
         return render_template("accounts/verified.html", ok=False), 400
-    return render_template("accounts/verified.html", ok=True)
+    result = email_codes.redeem_link(db, cookie.get(SIGNUP_KEY), user_id=user_id)
+    if result.user is None:
+        return render_template("accounts/verified.html", ok=True, next=None)
+    _sign_in_signed_up(result)
+    journey.mark_fresh()
+    return render_template("accounts/verified.html", ok=True, next=result.next_url or url_for("accounts.home"))
 
 
 @bp.route("/connected-services", methods=["GET", "POST"])

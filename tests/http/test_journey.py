@@ -1,0 +1,301 @@
+"""One journey from an e-Service to its callback: sign-up with an email code, a second factor added on
+the way, identity proofing, consent, and "back to the e-Service" from any page; each page names
+the e-Service that is waiting."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import json
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import select
+
+from idp.accounts.models import AuthSession
+from idp.accounts.models import EmailCode
+from idp.accounts.models import User
+from idp.audit.models import AuditEvent
+from idp.db import get_session
+from tests.factories import make_client
+from tests.factories import make_user
+from tests.flows import authorize_url
+from tests.flows import csrf_of
+from tests.flows import exchange
+from tests.flows import pkce_pair
+from tests.flows import query_of
+
+EN = {"Accept-Language": "en"}
+TH = {"Accept-Language": "th"}
+NEW = "malee@example.com"
+NEW_PASSWORD = "plenty long phrase"
+AAL2 = "urn:th:digitalid:ial1:aal2"
+
+
+def essential(value: str) -> str:
+    return json.dumps({"id_token": {"acr": {"essential": True, "values": [value]}}})
+
+
+@pytest.fixture
+def rp(app):
+    return make_client(app, name="Restaurant licence", name_th="ใบอนุญาตร้านอาหาร")
+
+
+# -- what a browser does ------------------------------------------------------------------------------
+
+
+def follow(client, response, headers=EN):
+    """Follow redirects inside the IdP; stop at a page or at the RP."""
+    for _ in range(12):
+        if response.status_code not in (302, 303):
+            return response
+        location = response.headers["Location"]
+        if location.startswith("https://rp.example/"):
+            return response
+        response = client.get(location, headers=headers)
+    raise AssertionError("too many hops")
+
+
+def start(client, rp, headers=EN, **extra):
+    verifier, challenge = pkce_pair()
+    return verifier, follow(client, client.get(authorize_url(rp.client.client_id, challenge, **extra),
+                                               headers=headers), headers)
+
+
+def hidden_next(page) -> str:
+    found = re.search(r'name="next" value="([^"]+)"', page.text.split("<main>", 1)[-1])
+    assert found, page.text[:2000]
+    return html.unescape(found.group(1))
+
+
+def sign_up(client, page, address=NEW, headers=EN):
+    """From the sign-in page of a journey: "Create an account", then the form."""
+    link = re.search(r'href="(/signup\?[^"]+)"', page.text)
+    assert link, page.text[:2000]
+    form = client.get(html.unescape(link.group(1)), headers=headers)
+    assert form.status_code == 200
+    return client.post("/signup", headers=headers, data={
+        "csrf_token": csrf_of(form.text), "next": hidden_next(form), "email": address, "name": "Malee",
+        "password": NEW_PASSWORD})
+
+
+def enter_code(client, page, code, headers=EN):
+    return client.post("/signup/code", headers=headers, data={
+        "csrf_token": csrf_of(page.text), "next": hidden_next(page), "code": code})
+
+
+def mails_to(app, address):
+    found = []
+    for path in sorted(Path(app.config["MAIL_OUTBOX_DIR"]).glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["To"] == address:
+            found.append(message.get_body(("plain",)).get_content())
+    return found
+
+
+def code_in(text: str) -> str | None:
+    found = re.search(r"\b(\d{6})\b", text)
+    return found.group(1) if found else None
+
+
+def last_code(app, address=NEW) -> str:
+    codes = [code_in(text) for text in mails_to(app, address)]
+    assert codes and codes[-1], "no code mailed"
+    return codes[-1]
+
+
+def rows(app, model):
+    with app.app_context():
+        return list(get_session().scalars(select(model)))
+
+
+def events(app, name):
+    with app.app_context():
+        return list(get_session().scalars(select(AuditEvent).where(AuditEvent.event == name)))
+
+
+def signed_in(client) -> bool:
+    return 'action="/signout"' in client.get("/", headers=EN).text
+
+
+def callback(response):
+    assert response.status_code == 302, response.text[:2000]
+    location = response.headers["Location"]
+    assert location.startswith("https://rp.example/cb"), location
+    return query_of(location)
+
+
+def consent(client, page, decision="allow"):
+    assert 'name="decision"' in page.text, page.text[:2000]
+    action = html.unescape(re.search(r'<form method="post" action="([^"]+)">', page.text).group(1))
+    return client.post(action, data={"csrf_token": csrf_of(page.text), "decision": decision})
+
+
+def id_token(client, rp, code, verifier):
+    response = exchange(client, code, client_id=rp.client.client_id, secret=rp.client_secret, verifier=verifier)
+    assert response.status_code == 200, response.text
+    return jwt.decode(response.json["id_token"], KeySet.import_key_set(client.get("/jwks.json").json)).claims
+
+
+def to_code_page(client, rp, address=NEW, **extra):
+    verifier, signin = start(client, rp, **extra)
+    assert 'autocomplete="current-password"' in signin.text
+    page = follow(client, sign_up(client, signin, address))
+    assert page.status_code == 200 and "/signup/code" in page.text
+    return verifier, page
+
+
+# -- the email code -----------------------------------------------------------------------------------
+
+
+def test_sign_up_in_a_journey_continues_with_the_code_to_the_eservice(app, client, rp):
+    verifier, page = to_code_page(client, rp)
+    assert not signed_in(client)  # not by the sign-up itself: that would tell who has an account
+    [mail] = mails_to(app, NEW)
+    assert "verify-email" in mail and code_in(mail)
+    response = follow(client, enter_code(client, page, last_code(app)))
+    assert signed_in(client)
+    params = callback(consent(client, response))
+    assert params["state"] == "st-123" and params["iss"] == "http://localhost"
+    claims = id_token(client, rp, params["code"], verifier)
+    assert claims["acr"] == "urn:th:digitalid:ial1:aal1" and claims["amr"] == ["pwd"]
+    [user] = rows(app, User)
+    assert user.email == NEW and user.email_verified
+    assert [e.details["method"] for e in events(app, "email_verified")] == ["code"]
+
+
+def test_a_wrong_code_is_refused_and_counted_and_five_end_the_code(app, client, rp):
+    _, page = to_code_page(client, rp)
+    right = last_code(app)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    for left in (4, 3, 2, 1):
+        refused = enter_code(client, page, wrong)
+        assert refused.status_code == 400 and "not correct" in refused.text and f"{left} more" in refused.text
+    assert enter_code(client, page, wrong).status_code == 400
+    assert [row.attempts for row in rows(app, EmailCode)] == [5]
+    assert len(events(app, "email_code_failed")) == 5
+    refused = enter_code(client, page, right)  # too late: the code is spent by the guesses
+    assert refused.status_code == 400 and "Too many wrong codes" in refused.text
+    assert not signed_in(client)
+    assert not rows(app, User)[0].email_verified
+
+
+def test_wrong_codes_are_also_throttled_per_client_address(app, client, rp):
+    _, page = to_code_page(client, rp)
+    app.config["THROTTLE_IP_FREE_FAILURES"] = 2
+    right = last_code(app)
+    wrong = f"{(int(right) + 1) % 10**6:06d}"
+    assert [enter_code(client, page, wrong).status_code for _ in range(3)] == [400, 400, 400]
+    blocked = enter_code(client, page, right)
+    assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
+    assert [row.attempts for row in rows(app, EmailCode)] == [3]  # a blocked guess is not checked
+    assert [e.details["factor"] for e in events(app, "throttled")] == ["email_code"]
+
+
+def test_a_malformed_code_is_not_counted(app, client, rp):
+    _, page = to_code_page(client, rp)
+    refused = enter_code(client, page, "12ab")
+    assert refused.status_code == 400 and "6-digit" in refused.text
+    assert [row.attempts for row in rows(app, EmailCode)] == [0]
+
+
+def test_a_code_works_once(app, client, rp):
+    _, page = to_code_page(client, rp)
+    code = last_code(app)
+    copy = app.test_client()  # the same cookie in another client: a replay of the same request
+    copy.set_cookie("idp_session", client.get_cookie("idp_session").value, domain="localhost")
+    assert enter_code(client, page, code).status_code == 302
+    replay = enter_code(copy, page, code)
+    assert replay.status_code == 400 and "already used" in replay.text
+    assert not signed_in(copy)
+    assert len(rows(app, AuthSession)) == 1
+
+
+def test_a_code_expires_after_15_minutes(app, client, rp, clock):
+    _, page = to_code_page(client, rp)
+    clock.advance(15 * 60 + 1)
+    refused = enter_code(client, page, last_code(app))
+    assert refused.status_code == 400 and "expired" in refused.text
+    assert not signed_in(client)
+
+
+def test_a_new_code_replaces_the_old_one_and_there_are_at_most_three(app, client, rp):
+    _, page = to_code_page(client, rp)
+    first = last_code(app)
+
+    def new_code():
+        return client.post("/signup/code/new", headers=EN, data={"csrf_token": csrf_of(page.text),
+                                                                  "next": hidden_next(page)})
+
+    assert new_code().status_code == 302
+    second = last_code(app)
+    assert new_code().status_code == 302
+    third = last_code(app)
+    refused = new_code()
+    assert refused.status_code == 400 and "No more codes" in refused.text
+    assert len(mails_to(app, NEW)) == 3
+    for old in {first, second} - {third}:
+        assert enter_code(client, page, old).status_code == 400
+    assert enter_code(client, page, third).status_code == 302
+
+
+def test_an_existing_email_gets_no_working_code(app, client, rp):
+    owner = make_user(app, NEW)
+    _, page = to_code_page(client, rp)
+    [notice] = mails_to(app, NEW)
+    assert "tried to create" in notice and code_in(notice) is None
+    [row] = rows(app, EmailCode)
+    assert row.user_id is None and row.code_hash == ""
+    # Not even a code mailed to another sign-up works here; guesses are counted alike.
+    other = app.test_client()
+    _, other_page = to_code_page(other, rp, address="fresh@example.com")
+    code = last_code(app, "fresh@example.com")
+    answers = [enter_code(client, page, code) for _ in range(5)]
+    assert [a.status_code for a in answers] == [400] * 5
+    assert "not correct" in answers[0].text and "Too many wrong codes" in answers[-1].text
+    assert not signed_in(client)
+    assert [s.user_id for s in rows(app, AuthSession)] == []
+    assert rows(app, User)[0].password_hash == owner.password_hash
+    assert enter_code(other, other_page, code).status_code == 302  # that code was the other sign-up's
+
+
+def test_wrong_codes_answer_alike_for_new_and_existing_addresses(app, rp):
+    make_user(app, "taken@example.com")
+    answers = []
+    for address in ("fresh@example.com", "taken@example.com"):
+        client = app.test_client()
+        _, page = to_code_page(client, rp, address=address)
+        wrong = f"{(int(last_code(app, 'fresh@example.com')) + 1) % 10**6:06d}"
+        refused = enter_code(client, page, wrong)
+        text = re.sub(r'(name="csrf_token" value|name="csrf-token" content)="[^"]+"', "", refused.text)
+        # each request has its own PKCE challenge and sign-in marker
+        answers.append((refused.status_code, re.sub(r"(_auth|code_challenge)((?:%25)*(?:%3D|=))[\w-]+", r"\1\2",
+                                                    text)))
+    assert answers[0] == answers[1]
+
+
+def test_the_link_in_the_email_continues_the_journey_in_the_same_browser(app, client, rp):
+    verifier, _ = to_code_page(client, rp)
+    link = re.search(r"http://localhost(/verify-email/\S+)", mails_to(app, NEW)[0]).group(1)
+    page = client.get(link, headers=EN)
+    assert page.status_code == 200 and "confirmed" in page.text and signed_in(client)
+    onward = html.unescape(re.search(r'<a class="button" href="([^"]+)">', page.text).group(1))
+    assert urlsplit(onward).path == "/authorize"
+    params = callback(consent(client, follow(client, client.get(onward))))
+    assert id_token(client, rp, params["code"], verifier)["acr"] == "urn:th:digitalid:ial1:aal1"
+    assert [e.details["method"] for e in events(app, "email_verified")] == ["link"]
+
+
+def test_the_link_in_another_browser_confirms_the_address_but_signs_no_one_in(app, client, rp):
+    to_code_page(client, rp)
+    link = re.search(r"http://localhost(/verify-email/\S+)", mails_to(app, NEW)[0]).group(1)
+    elsewhere = app.test_client()
+    page = elsewhere.get(link, headers=EN)
+    assert page.status_code == 200 and "confirmed" in page.text
+    assert not signed_in(elsewhere) and not signed_in(client)
+    assert rows(app, User)[0].email_verified
