@@ -102,7 +102,8 @@ def authorize() -> Response | tuple[str, int] | str:
     answer = request.form.get("decision") if request.method == "POST" else None
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
-                               user=ctx.user, describe=consent.describe, action=request.full_path)
+                               user=ctx.user, describe=consent.describe, action=request.full_path,
+                               next=request.full_path)
     if answer == "deny":
         _refused("access_denied", ctx.user.id)
         return _finish(grant, None)

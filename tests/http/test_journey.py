@@ -22,6 +22,7 @@ from idp.accounts.models import EmailCode
 from idp.accounts.models import User
 from idp.audit.models import AuditEvent
 from idp.db import get_session
+from tests.factories import PASSWORD
 from tests.factories import make_client
 from tests.factories import make_user
 from tests.flows import authorize_url
@@ -299,3 +300,78 @@ def test_the_link_in_another_browser_confirms_the_address_but_signs_no_one_in(ap
     assert page.status_code == 200 and "confirmed" in page.text
     assert not signed_in(elsewhere) and not signed_in(client)
     assert rows(app, User)[0].email_verified
+
+
+# -- the e-Service waiting, and the way back to it -------------------------------------------------------
+
+
+def back_link(page) -> str:
+    found = re.search(r'<a class="journey-back" href="([^"]+)">', page.text)
+    assert found, page.text[:3000]
+    return html.unescape(found.group(1))
+
+
+def names(page, name):
+    """The page names the waiting e-Service and offers the way back to it."""
+    main = page.text.split("<main>", 1)[1]
+    return name in main and 'class="journey-back"' in main
+
+
+@pytest.mark.parametrize("headers, name", [(EN, "Restaurant licence"), (TH, "ใบอนุญาตร้านอาหาร")])
+def test_sign_in_sign_up_code_and_consent_pages_name_the_eservice(app, rp, headers, name):
+    client = app.test_client()
+    _, signin = start(client, rp, headers=headers)
+    assert names(signin, name)
+    signup = client.get(html.unescape(re.search(r'href="(/signup\?[^"]+)"', signin.text).group(1)), headers=headers)
+    assert names(signup, name)
+    code_page = follow(client, sign_up(client, signin, headers=headers), headers)
+    assert names(code_page, name)
+    refused = enter_code(client, code_page, "12", headers=headers)  # a page after a POST names it too
+    assert refused.status_code == 400 and names(refused, name)
+    consent_page = follow(client, enter_code(client, code_page, last_code(app), headers=headers), headers)
+    assert 'name="decision"' in consent_page.text and names(consent_page, name)
+    other = "ใบอนุญาตร้านอาหาร" if headers is EN else "Restaurant licence"
+    assert other not in consent_page.text
+
+
+def test_pages_outside_a_journey_name_no_eservice(app, client, rp):
+    for path in ("/signin", "/signup", "/signup/code", "/signin?next=/security", "/", "/services"):
+        assert 'class="journey"' not in client.get(path, headers=EN).text, path
+
+
+def test_back_to_the_eservice_answers_access_denied_with_state_and_iss(app, client, rp):
+    _, signin = start(client, rp)
+    params = callback(client.get(back_link(signin)))
+    assert params == {"error": "access_denied", "error_description": params["error_description"],
+                      "state": "st-123", "iss": "http://localhost"}
+
+
+def test_back_from_consent_is_a_refusal_for_that_eservice(app, client, rp):
+    make_user(app)
+    _, signin = start(client, rp)
+    page = follow(client, client.post("/signin", data={"csrf_token": csrf_of(signin.text), "next": hidden_next(signin),
+                                                       "email": "citizen@example.com", "password": PASSWORD}))
+    assert 'name="decision"' in page.text
+    assert callback(client.get(back_link(page)))["error"] == "access_denied"
+    assert [(e.user_id, e.details) for e in events(app, "authorization_refused")] == [
+        (rows(app, User)[0].id, {"error": "access_denied"})]
+    assert events(app, "authorized") == []
+
+
+def test_back_goes_only_to_a_registered_redirect_uri(app, client, rp):
+    _, signin = start(client, rp)
+    forged = back_link(signin).replace("rp.example%2Fcb", "evil.example%2Fcb")
+    assert forged != back_link(signin)
+    response = client.get(forged)
+    assert response.status_code == 400 and "Location" not in response.headers
+    unknown = client.get("/authorize/cancel?client_id=nobody&redirect_uri=https%3A%2F%2Fevil.example%2F&state=x")
+    assert unknown.status_code == 400 and "Location" not in unknown.headers
+
+
+def test_the_eservice_logo_is_shown_and_only_its_host_is_allowed(app, client):
+    rp = make_client(app, name="Tax", logo_uri="https://tax.example/logo.png")
+    _, signin = start(client, rp)
+    assert '<img class="logo" src="https://tax.example/logo.png"' in signin.text
+    policy = signin.headers["Content-Security-Policy"]
+    assert "img-src 'self' data: https://tax.example;" in policy
+    assert "img-src 'self' data:;" in client.get("/signin", headers=EN).headers["Content-Security-Policy"]
