@@ -51,6 +51,11 @@ def next_url() -> str:
     return safe_next(request.values.get("next"), url_for("accounts.home"))
 
 
+def continuing() -> bool:
+    """This page is a step on the way somewhere (it has a ``next``), not a page of its own."""
+    return next_url() != url_for("accounts.home")
+
+
 def here() -> str:
     """This page, as the ``next`` of a page that must come first (sign-in, step-up)."""
     return request.full_path if request.query_string else request.path

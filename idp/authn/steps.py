@@ -27,3 +27,9 @@ def webauthn_uv_needed(ctx: AuthContext | None, target: int) -> bool:
     """A key alone must verify the user, unless a fresh password already stands beside it."""
     fresh = ctx.fresh_for(target) if ctx else []
     return target >= 3 or not any(f.method == policy.PASSWORD for f in fresh)
+
+
+def may_enrol(target: int, enrolled: Enrolled) -> bool:
+    """Adding a passkey or an authenticator app on the way can give ``target``, and nothing the
+    person already has can (``policy.ENROLLABLE_AAL``: AAL3 is never promised that way)."""
+    return enrolled.reachable_aal() < target <= policy.ENROLLABLE_AAL

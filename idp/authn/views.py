@@ -17,10 +17,12 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
+from idp import clock
 from idp import journey
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
 from idp.assurance import policy
+from idp.assurance.policy import Factor
 from idp.authn import messages
 from idp.authn import qr
 from idp.authn import recovery
@@ -75,8 +77,11 @@ def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     options = steps.options_for(ctx, target, have)
     if key_needed:
         options = [policy.WEBAUTHN] if have.webauthn else []
+    # Nothing the person has can give the level: offer to add a passkey or an app here, on the way.
+    enrol = not options and not key_needed and steps.may_enrol(target, have)
     return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
-                           error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed), status
+                           error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed,
+                           enrol=enrol), status
 
 
 def _check_factor(ctx: AuthContext, method: str) -> Attempt | None:
@@ -173,6 +178,13 @@ def register() -> Response | tuple[Response, int]:
     except webauthn.WebAuthnError as exc:
         return _json_error(exc.code)
     messages.notify_added(ctx.user, cred.name)
+    next_url = safe_next(body.get("next") if isinstance(body.get("next"), str) else None, "")
+    if next_url:
+        # On the way to an e-Service: the ceremony proved the key (and, for a passkey, the person).
+        uv = cred.user_verifying
+        factor = Factor(policy.WEBAUTHN, clock.timestamp(), uv=uv, hw=uv and cred.hardware_bound)
+        auth_session.add_factor(db, ctx, factor)
+        return jsonify(redirect=url_for("authn.recovery_codes", next=next_url))
     flash(_("Added “%(name)s”.", name=cred.name))
     return jsonify(redirect=url_for("authn.security_page"))
 
@@ -206,27 +218,47 @@ def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
         else:
             cookie.pop("totp_enrol", None)
             messages.notify_added(ctx.user, cred.name)
+            if journey.continuing():
+                # On the way to an e-Service: the code just checked proves the app, so it counts now.
+                auth_session.add_factor(db, ctx, Factor(policy.TOTP, clock.timestamp()))
+                return redirect(url_for("authn.recovery_codes", next=journey.next_url()))
             flash(_("Added “%(name)s”.", name=cred.name))
             return redirect(url_for("authn.security_page"))
     uri = totp.provisioning_uri(secret, account=ctx.user.email, issuer=current_app.config["SERVICE_NAME"])
     drawing = Markup(qr.svg(uri))  # noqa: S704 (segno draws modules; nothing of ours is text in it)
     return render_template("authn/totp_enrol.html", qr=drawing, secret=security.group_secret(secret),
-                           name=name, error=error), 400 if error else 200
+                           name=name, error=error, **_enrolment_links()), 400 if error else 200
 
 
-@bp.route("/security/recovery-codes", methods=["POST"])
+def _enrolment_links() -> dict[str, str | None]:
+    """Where an enrolment page goes back to: the step-up page on the way to an e-Service, else Security."""
+    if journey.continuing():
+        return {"next": journey.next_url(), "cancel": url_for("authn.step_up", aal=policy.ENROLLABLE_AAL,
+                                                                 next=journey.next_url())}
+    return {"next": None, "cancel": url_for("authn.security_page")}
+
+
+@bp.route("/security/recovery-codes", methods=["GET", "POST"])
 @journey.signed_in(strong=True)
 def recovery_codes(*, ctx: AuthContext) -> Response | str:
-    codes = recovery.generate(get_session(), ctx.user)
+    """Ten new recovery codes, shown once (POST). Offered (GET) right after a second factor was added
+    on the way to an e-Service, which the page then continues to."""
+    db = get_session()
+    links = _enrolment_links()
+    if request.method == "GET":
+        return render_template("authn/recovery_codes_offer.html", left=recovery.remaining(db, ctx.user.id),
+                               **links)
+    codes = recovery.generate(db, ctx.user)
     messages.notify_recovery_codes(ctx.user)
-    return render_template("authn/recovery_codes.html", codes=codes)
+    return render_template("authn/recovery_codes.html", codes=codes, next=links["next"],
+                           done=links["next"] or links["cancel"])
 
 
 @bp.route("/security/passkeys/new")
 @journey.signed_in(strong=True)
 def new_passkey(*, ctx: AuthContext) -> Response | str:
     kind = request.args.get("kind") if request.args.get("kind") in webauthn.KINDS else "passkey"
-    return render_template("authn/webauthn_enrol.html", kind=kind)
+    return render_template("authn/webauthn_enrol.html", kind=kind, **_enrolment_links())
 
 
 @bp.route("/security/rename", methods=["POST"])

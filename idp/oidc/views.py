@@ -26,6 +26,7 @@ from idp import audit
 from idp import journey
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
+from idp.assurance import policy
 from idp.authn.inventory import enrolled
 from idp.db import get_session
 from idp.db import utc_now
@@ -178,6 +179,7 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx and (wanted.values or wanted.floor) else 1,
         declined=journey.is_declined(),
         national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
+        enrollable_aal=policy.ENROLLABLE_AAL,
     )
     authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
     return grant, params, decision

@@ -21,6 +21,10 @@ from idp.accounts.models import AuthSession
 from idp.accounts.models import EmailCode
 from idp.accounts.models import User
 from idp.audit.models import AuditEvent
+from idp.authn import recovery
+from idp.authn import totp
+from idp.authn.models import TotpCredential
+from idp.authn.models import WebAuthnCredential
 from idp.db import get_session
 from tests.factories import PASSWORD
 from tests.factories import make_client
@@ -30,6 +34,7 @@ from tests.flows import csrf_of
 from tests.flows import exchange
 from tests.flows import pkce_pair
 from tests.flows import query_of
+from tests.support.soft_authenticator import SoftAuthenticator
 
 EN = {"Accept-Language": "en"}
 TH = {"Accept-Language": "th"}
@@ -375,3 +380,217 @@ def test_the_eservice_logo_is_shown_and_only_its_host_is_allowed(app, client):
     policy = signin.headers["Content-Security-Policy"]
     assert "img-src 'self' data: https://tax.example;" in policy
     assert "img-src 'self' data:;" in client.get("/signin", headers=EN).headers["Content-Security-Policy"]
+
+
+# -- a second factor added on the way -------------------------------------------------------------------
+
+
+def enrolment_offered(page) -> bool:
+    return page.status_code == 200 and "/security/passkeys/new?kind=passkey" in page.text and \
+        "/security/totp?new=1" in page.text
+
+
+def add_app(client, page, headers=EN):
+    """On the step-up page: "Use an authenticator app instead", then the code the app shows."""
+    link = html.unescape(re.search(r'href="(/security/totp\?new=1[^"]+)"', page.text).group(1))
+    form = client.get(link, headers=headers)
+    assert form.status_code == 200, form.text[:2000]
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', form.text).group(1).replace(" ", "")
+    added = client.post("/security/totp", headers=headers, data={
+        "csrf_token": csrf_of(form.text), "next": hidden_next(form), "name": "My phone",
+        "code": totp.code_at(secret, totp.current_step())})
+    assert added.status_code == 302, added.text[:2000]
+    return form, secret, added
+
+
+def save_recovery_codes(client, offer, headers=EN):
+    """The recovery codes offered after the factor: shown, then "I have saved them" goes on."""
+    assert offer.status_code == 200 and "/security/recovery-codes" in offer.text, offer.text[:2000]
+    shown = client.post("/security/recovery-codes", headers=headers, data={
+        "csrf_token": csrf_of(offer.text), "next": hidden_next(offer)})
+    assert shown.status_code == 200
+    codes = re.findall(r"<li><code>([0-9a-z-]{14})</code></li>", shown.text)
+    assert len(codes) == 10
+    onward = html.unescape(re.search(r'<a class="button" href="([^"]+)">', shown.text).group(1))
+    return codes, onward
+
+
+@pytest.mark.parametrize("how", ["essential", "floor"])
+def test_sign_up_for_aal2_adds_an_app_shows_recovery_codes_and_returns_with_ial1_aal2(app, client, how):
+    if how == "floor":
+        rp = make_client(app, name="Restaurant licence", default_acr_values=[AAL2])
+        verifier, page = to_code_page(client, rp)
+    else:
+        rp = make_client(app, name="Restaurant licence")
+        verifier, page = to_code_page(client, rp, claims=essential(AAL2))
+    step = follow(client, enter_code(client, page, last_code(app)))
+    assert enrolment_offered(step)  # passkey first, then the app
+    assert step.text.index("/security/passkeys/new") < step.text.index("/security/totp?new=1")
+    _, _, added = add_app(client, step)
+    codes, onward = save_recovery_codes(client, follow(client, added))
+    assert urlsplit(onward).path == "/authorize"
+    params = callback(consent(client, follow(client, client.get(onward))))
+    claims = id_token(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL2 and claims["amr"] == ["pwd", "otp", "mfa"]
+    with app.app_context():
+        db = get_session()
+        user = db.scalar(select(User).where(User.email == NEW))
+        assert user.email_verified
+        assert len(db.scalars(select(TotpCredential).where(TotpCredential.user_id == user.id)).all()) == 1
+        assert recovery.remaining(db, user.id) == 10
+    assert len(codes) == len(set(codes))
+
+
+def test_an_existing_account_without_a_second_factor_adds_one_inline(app, client, rp):
+    make_user(app)
+    verifier, signin = start(client, rp, claims=essential(AAL2))
+    step = follow(client, client.post("/signin", data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}))
+    assert enrolment_offered(step)
+    _, _, added = add_app(client, step)
+    _, onward = save_recovery_codes(client, follow(client, added))
+    params = callback(consent(client, follow(client, client.get(onward))))
+    assert id_token(client, rp, params["code"], verifier)["acr"] == AAL2
+    assert [e.details["aal"] for e in events(app, "step_up")] == [2]
+
+
+def test_declining_to_add_a_factor_leaves_the_requirement_unmet(app, client, rp):
+    make_user(app)
+    _, signin = start(client, rp, claims=essential(AAL2))
+    step = follow(client, client.post("/signin", data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}))
+    assert enrolment_offered(step)
+    cancel = re.search(r'<form method="post" action="([^"]+)" class="cancel">', step.text).group(1)
+    declined = follow(client, client.post(html.unescape(cancel), data={
+        "csrf_token": csrf_of(step.text), "next": hidden_next(step), "cancel": "1"}))
+    params = callback(declined)
+    assert params["error"] == "unmet_authentication_requirements" and params["state"] == "st-123"
+
+
+def test_a_wrong_app_code_adds_nothing_and_grants_nothing(app, client, rp):
+    make_user(app)
+    _, signin = start(client, rp, claims=essential(AAL2))
+    step = follow(client, client.post("/signin", data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}))
+    link = html.unescape(re.search(r'href="(/security/totp\?new=1[^"]+)"', step.text).group(1))
+    form = client.get(link, headers=EN)
+    refused = client.post("/security/totp", headers=EN, data={
+        "csrf_token": csrf_of(form.text), "next": hidden_next(form), "code": "000000"})
+    assert refused.status_code == 400 and names(refused, "Restaurant licence")
+    assert rows(app, TotpCredential) == [] and events(app, "step_up") == []
+
+
+@pytest.mark.parametrize("extra", [{"prompt": "none"}, {"claims": essential("urn:th:digitalid:ial1:aal3")}])
+def test_what_cannot_be_added_on_the_way_stays_unmet(app, client, rp, extra):
+    """prompt=none may show nothing, and AAL3 needs a trusted hardware key: both stay unmet."""
+    make_user(app)
+    client.post("/signin", data={"csrf_token": csrf_of(client.get("/signin").text),
+                                 "email": "citizen@example.com", "password": PASSWORD})
+    _, challenge = pkce_pair()
+    claims = extra.get("claims", essential(AAL2))
+    response = client.get(authorize_url(rp.client.client_id, challenge, claims=claims, prompt=extra.get("prompt")))
+    assert callback(response)["error"] == "unmet_authentication_requirements"
+
+
+def test_voluntary_aal2_without_a_second_factor_still_gives_aal1_without_asking(app, client, rp):
+    make_user(app)
+    verifier, signin = start(client, rp, acr_values=AAL2)
+    page = follow(client, client.post("/signin", data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}))
+    params = callback(consent(client, page))
+    assert id_token(client, rp, params["code"], verifier)["acr"] == "urn:th:digitalid:ial1:aal1"
+
+
+def test_a_passkey_added_on_the_way_gives_aal2(app, client, rp):
+    make_user(app)
+    verifier, signin = start(client, rp, claims=essential(AAL2))
+    step = follow(client, client.post("/signin", data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}))
+    link = html.unescape(re.search(r'href="(/security/passkeys/new\?kind=passkey[^"]+)"', step.text).group(1))
+    page = client.get(link, headers=EN)
+    assert page.status_code == 200 and names(page, "Restaurant licence")
+    onward_next = html.unescape(re.search(r'data-next="([^"]+)"', page.text).group(1))
+    headers = {"X-CSRFToken": csrf_of(page.text)}
+    device = SoftAuthenticator()
+    options = client.post("/webauthn/register/options", json={"kind": "passkey"}, headers=headers)
+    done = client.post("/webauthn/register", headers=headers, json={
+        "credential": device.create(options.json), "name": "My phone", "next": onward_next})
+    assert done.status_code == 200, done.text
+    offer = client.get(done.json["redirect"], headers=EN)
+    _, onward = save_recovery_codes(client, offer)
+    params = callback(consent(client, follow(client, client.get(onward))))
+    claims = id_token(client, rp, params["code"], verifier)
+    assert claims["acr"] == AAL2 and {"pwd", "swk", "mfa"} <= set(claims["amr"])
+    assert [c.user_verifying for c in rows(app, WebAuthnCredential)] == [True]
+
+
+def test_adding_a_factor_on_the_security_page_still_does_not_count_as_signing_in(app, client):
+    make_user(app)
+    client.post("/signin", data={"csrf_token": csrf_of(client.get("/signin").text),
+                                 "email": "citizen@example.com", "password": PASSWORD})
+    form = client.get("/security/totp?new=1", headers=EN)
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', form.text).group(1).replace(" ", "")
+    added = client.post("/security/totp", data={"csrf_token": csrf_of(form.text),
+                                                "code": totp.code_at(secret, totp.current_step())})
+    assert added.headers["Location"] == "/security"
+    assert events(app, "step_up") == []
+
+
+# -- identity proofing on the way ------------------------------------------------------------------------
+
+SOMCHAI = {"number": "1999900001010", "laser_code": "JT0-1000001-01", "given_name": "Somchai",
+           "family_name": "Jaidee", "given_name_th": "สมชาย", "family_name_th": "ใจดี", "birthdate": "1985-03-14"}
+IAL2_AAL2 = "urn:th:digitalid:ial2:aal2"
+
+
+def test_for_ial2_the_factor_comes_first_then_proofing_then_back_to_the_eservice(app, client, rp):
+    verifier, page = to_code_page(client, rp, address="somchai@example.com", claims=essential(IAL2_AAL2))
+    step = follow(client, enter_code(client, page, last_code(app, "somchai@example.com")))
+    assert enrolment_offered(step)  # the second factor first
+    _, _, added = add_app(client, step)
+    _, onward = save_recovery_codes(client, follow(client, added))
+    status = follow(client, client.get(onward))
+    assert urlsplit(status.request.path).path == "/proofing" and names(status, "Restaurant licence")
+    start_link = html.unescape(re.search(r'href="(/proofing/start\?[^"]+)"', status.text).group(1))
+    form = client.get(start_link, headers=EN)
+    assert form.status_code == 200 and names(form, "Restaurant licence")
+    submitted = client.post("/proofing/start", headers=EN,
+                            data={**SOMCHAI, "csrf_token": csrf_of(form.text), "next": hidden_next(form)})
+    confirm_page = follow(client, submitted)
+    assert "/proofing/confirm" in confirm_page.text and names(confirm_page, "Restaurant licence")
+    back = client.post("/proofing/confirm", headers=EN, data={
+        "csrf_token": csrf_of(confirm_page.text), "next": hidden_next(confirm_page),
+        "code": last_code(app, "somchai@example.com")})
+    params = callback(consent(client, follow(client, back)))
+    claims = id_token(client, rp, params["code"], verifier)
+    assert claims["acr"] == IAL2_AAL2 and "mfa" in claims["amr"]
+    with app.app_context():
+        assert get_session().scalar(select(User).where(User.email == "somchai@example.com")).ial == 2
+
+
+@pytest.mark.parametrize("headers, name", [(EN, "Restaurant licence"), (TH, "ใบอนุญาตร้านอาหาร")])
+def test_step_up_enrolment_and_proofing_pages_name_the_eservice(app, rp, headers, name):
+    make_user(app)
+    client = app.test_client()
+    _, signin = start(client, rp, headers=headers, claims=essential(IAL2_AAL2))
+    step = follow(client, client.post("/signin", headers=headers, data={
+        "csrf_token": csrf_of(signin.text), "next": hidden_next(signin), "email": "citizen@example.com",
+        "password": PASSWORD}), headers)
+    assert enrolment_offered(step) and names(step, name)
+    form, _, added = add_app(client, step, headers=headers)
+    assert names(form, name)
+    offer = follow(client, added, headers)
+    assert names(offer, name)
+    codes_page = client.post("/security/recovery-codes", headers=headers, data={
+        "csrf_token": csrf_of(offer.text), "next": hidden_next(offer)})
+    assert names(codes_page, name)
+    onward = html.unescape(re.search(r'<a class="button" href="([^"]+)">', codes_page.text).group(1))
+    status = follow(client, client.get(onward, headers=headers), headers)
+    assert names(status, name)
+    start_link = html.unescape(re.search(r'href="(/proofing/start\?[^"]+)"', status.text).group(1))
+    assert names(client.get(start_link, headers=headers), name)
