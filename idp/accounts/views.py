@@ -129,9 +129,11 @@ def signup_new_code() -> Response | tuple[str, int]:
     verdict = throttle.reserve(db, count=throttle.signup_keys(request.remote_addr or "", config=current_app.config),
                                config=current_app.config)
     issued = email_codes.resend(db, cookie.get(SIGNUP_KEY), config=current_app.config) if verdict.allowed else None
+    if not verdict.allowed:
+        return render_template("accounts/signup_code.html", next=next_url, error=wait_message(verdict)), 429
     if issued is None:
-        error = wait_message(verdict) if not verdict.allowed else email_code_message("no_more_codes")
-        return render_template("accounts/signup_code.html", next=next_url, error=error), 400
+        return render_template("accounts/signup_code.html", next=next_url,
+                               error=email_code_message("no_more_codes")), 400
     if issued.user is not None and issued.code is not None:
         _send_verification(issued.user, issued.code)
     flash(_("We have sent a new code. Earlier codes no longer work."))
