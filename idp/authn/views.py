@@ -184,6 +184,7 @@ def register() -> Response | tuple[Response, int]:
         uv = cred.user_verifying
         factor = Factor(policy.WEBAUTHN, clock.timestamp(), uv=uv, hw=uv and cred.hardware_bound)
         auth_session.add_factor(db, ctx, factor)
+        journey.mark_fresh()
         return jsonify(redirect=url_for("authn.recovery_codes", next=next_url))
     flash(_("Added “%(name)s”.", name=cred.name))
     return jsonify(redirect=url_for("authn.security_page"))
@@ -221,6 +222,7 @@ def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
             if journey.continuing():
                 # On the way to an e-Service: the code just checked proves the app, so it counts now.
                 auth_session.add_factor(db, ctx, Factor(policy.TOTP, clock.timestamp()))
+                journey.mark_fresh()
                 return redirect(url_for("authn.recovery_codes", next=journey.next_url()))
             flash(_("Added “%(name)s”.", name=cred.name))
             return redirect(url_for("authn.security_page"))
