@@ -51,9 +51,15 @@ def next_url() -> str:
     return safe_next(request.values.get("next"), url_for("accounts.home"))
 
 
-def continuing() -> bool:
-    """This page is a step on the way somewhere (it has a ``next``), not a page of its own."""
-    return next_url() != url_for("accounts.home")
+def is_authorization(url: str | None) -> bool:
+    """``url`` is an e-Service's authorization request (a local ``/authorize?...``)."""
+    parts = urlsplit(safe_next(url, "")) if url else None
+    return parts is not None and parts.path == url_for("oidc.authorize") and bool(parts.query)
+
+
+def in_journey() -> bool:
+    """This page is a step on the way to an e-Service (its ``next`` is the authorization request)."""
+    return is_authorization(request.values.get("next"))
 
 
 def here() -> str:
@@ -136,12 +142,9 @@ class Waiting:
 
 def _pending_request(next_url: str | None) -> list[tuple[str, str]] | None:
     """The authorization request a page continues to, as its query's pairs."""
-    authorize = url_for("oidc.authorize")
-    target = safe_next(next_url, "") if next_url else ""
-    parts = urlsplit(target)
-    if parts.path != authorize or not parts.query:
+    if not next_url or not is_authorization(next_url):
         return None
-    return parse_qsl(parts.query, keep_blank_values=True)
+    return parse_qsl(urlsplit(next_url).query, keep_blank_values=True)
 
 
 def waiting(next_url: str | None = None) -> Waiting | None:

@@ -77,8 +77,9 @@ def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     options = steps.options_for(ctx, target, have)
     if key_needed:
         options = [policy.WEBAUTHN] if have.webauthn else []
-    # Nothing the person has can give the level: offer to add a passkey or an app here, on the way.
-    enrol = not options and not key_needed and steps.may_enrol(target, have)
+    # Nothing the person has can give the level an e-Service needs: offer to add a passkey or an app
+    # here, on the way (staff pages keep asking for an authenticator added on the Security page).
+    enrol = not options and not key_needed and steps.may_enrol(target, have) and journey.in_journey()
     return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
                            error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed,
                            enrol=enrol), status
@@ -178,8 +179,8 @@ def register() -> Response | tuple[Response, int]:
     except webauthn.WebAuthnError as exc:
         return _json_error(exc.code)
     messages.notify_added(ctx.user, cred.name)
-    next_url = safe_next(body.get("next") if isinstance(body.get("next"), str) else None, "")
-    if next_url:
+    next_url = body.get("next") if isinstance(body.get("next"), str) else None
+    if journey.is_authorization(next_url):
         # On the way to an e-Service: the ceremony proved the key (and, for a passkey, the person).
         uv = cred.user_verifying
         factor = Factor(policy.WEBAUTHN, clock.timestamp(), uv=uv, hw=uv and cred.hardware_bound)
@@ -219,7 +220,7 @@ def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
         else:
             cookie.pop("totp_enrol", None)
             messages.notify_added(ctx.user, cred.name)
-            if journey.continuing():
+            if journey.in_journey():
                 # On the way to an e-Service: the code just checked proves the app, so it counts now.
                 auth_session.add_factor(db, ctx, Factor(policy.TOTP, clock.timestamp()))
                 journey.mark_fresh()
@@ -234,7 +235,7 @@ def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
 
 def _enrolment_links() -> dict[str, str | None]:
     """Where an enrolment page goes back to: the step-up page on the way to an e-Service, else Security."""
-    if journey.continuing():
+    if journey.in_journey():
         return {"next": journey.next_url(), "cancel": url_for("authn.step_up", aal=policy.ENROLLABLE_AAL,
                                                                  next=journey.next_url())}
     return {"next": None, "cancel": url_for("authn.security_page")}

@@ -594,3 +594,17 @@ def test_step_up_enrolment_and_proofing_pages_name_the_eservice(app, rp, headers
     assert names(status, name)
     start_link = html.unescape(re.search(r'href="(/proofing/start\?[^"]+)"', status.text).group(1))
     assert names(client.get(start_link, headers=headers), name)
+
+
+def test_only_an_eservice_journey_counts_an_added_factor_or_offers_one_on_the_step_up_page(app, client):
+    """Staff and account pages keep their rule: a factor is added on the Security page, then used."""
+    make_user(app)
+    client.post("/signin", data={"csrf_token": csrf_of(client.get("/signin").text),
+                                 "email": "citizen@example.com", "password": PASSWORD})
+    step = client.get("/signin/more?aal=2&next=/console/", headers=EN)
+    assert step.status_code == 200 and not enrolment_offered(step) and "no authenticator" in step.text
+    form = client.get("/security/totp?new=1&next=/console/", headers=EN)
+    secret = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', form.text).group(1).replace(" ", "")
+    added = client.post("/security/totp", data={"csrf_token": csrf_of(form.text), "next": "/console/",
+                                                "code": totp.code_at(secret, totp.current_step())})
+    assert added.headers["Location"] == "/security" and events(app, "step_up") == []
