@@ -47,6 +47,7 @@ MAX_SENDS = 3  # codes one sign-up may be sent
 DIGITS = 6
 KEEP = dt.timedelta(days=1)  # spent and expired rows are deleted after this
 THROTTLE_FACTOR = "email_code"  # the address key that counts wrong codes
+NEXT_MAX = 2048  # a longer request is not kept for the link (the code page carries it anyway)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def issue(db: Session, *, user: User | None, next_url: str, config: Mapping[str,
     handle = random_token(32)
     code = _new_code() if user is not None else None
     db.add(EmailCode(handle_hash=hash_secret(handle), user_id=user.id if user else None,
-                     code_hash=_digest(handle, code, config) if code else "", next_url=next_url[:2048],
+                     code_hash=_digest(handle, code, config) if code else "",
+                     next_url=next_url if len(next_url) <= NEXT_MAX else "",
                      attempts=0, sends=1, created_at=now, expires_at=now + LIFETIME))
     db.commit()
     return Issued(handle=handle, code=code, user=user)
