@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     outbound.init_app(app)
 
     from idp import console
+    from idp import journey
     from idp import oidc
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as account_security_bp
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.stats.views import bp as opendata_bp
 
     oidc.init_app(app)
+    journey.init_app(app)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(authn_bp)

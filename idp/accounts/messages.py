@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from idp.authn.messages import wait_message
+from idp.authn.throttle import ALLOWED
+from idp.authn.throttle import Verdict
 from idp.mail import send_mail
 
 
@@ -75,3 +79,21 @@ def notify_password_changed(email: str, *, added: bool) -> None:
             else _("The password of your Digital ID account was changed on the Security page."))
     send_mail(email, subject, body + "\n\n" + _("You were signed out in your other browsers. If this was not you, "
                                                 "contact support at once."))
+
+
+def email_code_message(reason: str, attempts_left: int = 0, verdict: Verdict = ALLOWED) -> str:
+    """Why the code from the email did not confirm the address (the same for every address)."""
+    if reason == "throttled":
+        return wait_message(verdict)
+    if reason == "wrong":
+        return ngettext("That code is not correct. You can try %(num)d more time.",
+                        "That code is not correct. You can try %(num)d more times.", attempts_left)
+    messages = {
+        "malformed": _("Enter the 6-digit code from the email."),
+        "too_many": _("Too many wrong codes. Ask for a new code."),
+        "expired": _("This code has expired. Ask for a new code."),
+        "used": _("This code was already used. Sign in to continue."),
+        "none": _("No email confirmation is waiting in this browser. Create your account again, or sign in."),
+        "no_more_codes": _("No more codes can be sent for this sign-up. Create your account again."),
+    }
+    return messages.get(reason, _("That did not work. Try again."))

@@ -93,3 +93,27 @@ class PasswordReset(Base):
     # The person said every second factor is lost: they go when the password is set.
     lost_factors: Mapped[bool] = mapped_column(default=False)
     completed_at: Mapped[dt.datetime | None]
+
+
+class EmailCode(Base):
+    """A sign-up waiting for its email address to be confirmed, in the browser that signed up.
+
+    The browser holds a random handle (``handle_hash`` is its digest); the six-digit code sent to
+    the address is kept as a keyed digest bound to that handle. A sign-up with an address that
+    already has an account gets a row too, with no account and no code, so that both cases look
+    and count the same and no code ever works for it. ``next_url`` is where the sign-up was going
+    (an authorization request), for the link in the email to continue the same journey.
+    """
+
+    __tablename__ = "email_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle_hash: Mapped[Hash] = mapped_column(unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[Hash]
+    next_url: Mapped[str] = mapped_column(String(2048), default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    sends: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[Created]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

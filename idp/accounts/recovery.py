@@ -45,10 +45,8 @@ from idp.accounts.session import AuthContext
 from idp.assurance import policy
 from idp.assurance.policy import Enrolled
 from idp.assurance.policy import Factor
-from idp.authn import recovery as recovery_codes
-from idp.authn import steps
+from idp.authn import service as authn_service
 from idp.authn import throttle
-from idp.authn import totp
 from idp.authn.inventory import enrolled
 from idp.authn.models import RecoveryCode
 from idp.authn.models import TotpCredential
@@ -226,26 +224,17 @@ def pending(db: Session, reset_id: object, *, now: dt.datetime | None = None) ->
 
 
 def verify_code(db: Session, state: Pending, *, method: str, code: str, ip: str,
-                config: Mapping[str, Any]) -> steps.Attempt | None:
-    """Check a TOTP or recovery code, throttled exactly as at sign-in; ``None`` for another method.
+                config: Mapping[str, Any]) -> authn_service.Attempt | None:
+    """Check a TOTP or recovery code with the one ``verify_factor`` of sign-in (same throttle);
+    ``None`` for a method the account does not hold.
 
     A recovery code also lifts a suspended TOTP, as it does on the step-up page.
     """
-    user = state.user
     held = {policy.TOTP: state.enrolled.totp, policy.RECOVERY: state.enrolled.recovery}
     if not held.get(method):
         return None
-
-    def check() -> Factor | None:
-        if method == policy.TOTP:
-            return totp.verify(db, user, code, config=config)
-        return recovery_codes.verify(db, user, code)
-
-    attempt = steps.throttled(db, throttle.factor_keys(user.id, method, ip, config=config), check, config=config,
-                              method=method, user_id=user.id)
+    attempt = authn_service.verify_factor(db, method, presented=code, ip=ip, config=config, user=state.user)
     if attempt.factor is not None:
-        if method == policy.RECOVERY:
-            throttle.lift(db, throttle.account_key(str(user.id), policy.TOTP), user_id=user.id, reason="recovery")
         record_factor(db, state, attempt.factor)
     return attempt
 
@@ -362,8 +351,8 @@ def change_password(db: Session, ctx: AuthContext, *, current: str, new: str, ip
         def check() -> Factor | None:
             return password_factor() if passwords.verify_password(current, expected_hash=expected) else None
 
-        attempt = steps.throttled(db, throttle.password_keys(user.email, ip, config=config), check, config=config,
-                                  method=policy.PASSWORD, user_id=user.id)
+        attempt = authn_service.throttled(db, throttle.password_keys(user.email, ip, config=config), check,
+                                          config=config, method=policy.PASSWORD, user_id=user.id)
         if attempt.factor is None:
             raise WrongPassword(attempt.verdict)
     now = now or clock.utc_now()

@@ -18,9 +18,9 @@ from flask_babel import ngettext
 from werkzeug.wrappers import Response
 
 from idp import clock
+from idp import journey
 from idp.accounts import messages
 from idp.accounts import recovery
-from idp.accounts import session as auth_session
 from idp.accounts import sessions
 from idp.accounts.passwords import PasswordRejected
 from idp.accounts.session import AuthContext
@@ -31,19 +31,10 @@ from idp.db import get_session
 bp = Blueprint("account_security", __name__, url_prefix="/security")
 
 
-def _signed_in() -> AuthContext | Response:
-    ctx = auth_session.current(get_session())
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=request.full_path.rstrip("?")))
-    return ctx
-
-
 @bp.route("/password", methods=["GET", "POST"])
-def password() -> Response | str | tuple[str, int]:
+@journey.signed_in
+def password(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     """Change the password (the current one, or AAL2 in the last 15 minutes); or add a first one."""
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
     db = get_session()
     if not may_manage(db, ctx):  # authenticators change at AAL2 once the account can reach it
         return redirect(url_for("authn.step_up", aal=2, next=url_for("account_security.password")))
@@ -68,11 +59,9 @@ def password() -> Response | str | tuple[str, int]:
 
 
 @bp.route("/sessions/end", methods=["POST"])
-def end_session() -> Response:
+@journey.signed_in
+def end_session(*, ctx: AuthContext) -> Response:
     """Sign out one other browser: its next request finds itself signed out."""
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
     ended = sessions.end_one(get_session(), ctx.user, request.form.get("session", "")[:64], current_sid=ctx.sid,
                              now=clock.utc_now(), config=current_app.config)
     flash(_("That browser was signed out.") if ended else _("That session had already ended."))
@@ -80,10 +69,8 @@ def end_session() -> Response:
 
 
 @bp.route("/sessions/end-others", methods=["POST"])
-def end_other_sessions() -> Response:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in
+def end_other_sessions(*, ctx: AuthContext) -> Response:
     db = get_session()
     ended = sessions.end_others(db, ctx.user, keep=ctx.sid, now=clock.utc_now(), reason="security_page")
     db.commit()

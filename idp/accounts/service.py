@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from idp import audit
 from idp.accounts import passwords
 from idp.accounts.models import User
 from idp.crypto import random_token
@@ -120,5 +121,6 @@ def mark_email_verified(db: Session, user_id: int, email: str) -> bool:
     if user is None or user.email != email:
         return False
     user.email_verified = True
+    audit.record(db, audit.Event.EMAIL_VERIFIED, user_id=user.id, commit=False, method="link")
     db.commit()
     return True

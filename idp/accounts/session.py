@@ -11,12 +11,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import g
-from flask import redirect
 from flask import request
 from flask import session as cookie
-from flask import url_for
 from sqlalchemy.orm import Session
-from werkzeug.wrappers import Response
 
 from idp import audit
 from idp import clock
@@ -27,10 +24,10 @@ from idp.assurance import policy
 from idp.assurance.levels import acr_value
 from idp.assurance.policy import Factor
 from idp.crypto import random_token
-from idp.http import safe_next
 
-# Preferences and the pending-authorization marker survive the session id rotation.
-KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", "fresh_auth_pending")
+# Preferences and the pending-authorization marker (``idp.journey``) survive the session id rotation.
+PENDING_MARKER = "fresh_auth_pending"
+KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", PENDING_MARKER)
 TOUCH_EVERY = 60  # seconds between writes of last_active_at
 SHORTEST_IDLE = 15 * 60  # AAL3's idle timeout: breaks longer than this are remembered
 KEPT_BREAKS = 4
@@ -188,14 +185,3 @@ def end_current(db: Session) -> str | None:
         return sid
     return None
 
-
-def continue_to(next_url: str) -> Response:
-    """Back to where the person was going, marking a pending authorization as freshly authenticated.
-
-    Here rather than in a blueprint, because every step that finishes an authentication (the
-    step-up page, identity proofing) ends with it, and one domain's views never import another's.
-    """
-    pending = cookie.pop("fresh_auth_pending", None)
-    if pending:
-        cookie["fresh_auth"] = pending
-    return redirect(safe_next(next_url, url_for("accounts.home")))

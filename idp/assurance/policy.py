@@ -25,6 +25,11 @@ METHODS = (PASSWORD, TOTP, RECOVERY, WEBAUTHN)
 HOUR = 3600
 DAY = 24 * HOUR
 
+# What a person can reach by adding an authenticator in the middle of a sign-in: a TOTP app or a
+# passkey gives AAL2. AAL3 needs a hardware key with attestation the operator trusts, which cannot
+# be promised before the key is there, so it is never offered that way.
+ENROLLABLE_AAL = 2
+
 
 @dataclass(frozen=True)
 class Window:

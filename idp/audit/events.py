@@ -35,6 +35,8 @@ class Event(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     DATA_EXPORTED = "data_exported"
+    EMAIL_CODE_FAILED = "email_code_failed"
+    EMAIL_VERIFIED = "email_verified"
     FACTOR_REMOVED = "factor_removed"
     FACTOR_SUSPENDED = "factor_suspended"
     IAL_LOWERED = "ial_lowered"

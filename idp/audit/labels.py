@@ -33,6 +33,8 @@ LABELS: dict[Event, LazyString] = {
     Event.CONSENT_GIVEN: _l("Consent given"),
     Event.CONSENT_WITHDRAWN: _l("Consent withdrawn"),
     Event.DATA_EXPORTED: _l("Personal data downloaded by its owner"),
+    Event.EMAIL_CODE_FAILED: _l("Wrong email confirmation code"),
+    Event.EMAIL_VERIFIED: _l("Email address confirmed"),
     Event.FACTOR_REMOVED: _l("Sign-in method removed"),
     Event.FACTOR_SUSPENDED: _l("Sign-in method suspended after failed attempts"),
     Event.IAL_LOWERED: _l("Identity level lowered"),

@@ -17,24 +17,23 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from idp import audit
 from idp import clock
-from idp.accounts import service
+from idp import journey
 from idp.accounts import session as auth_session
 from idp.accounts.messages import place_label
-from idp.accounts.models import User
 from idp.accounts.session import AuthContext
-from idp.accounts.session import continue_to
 from idp.assurance import policy
+from idp.assurance.policy import Factor
 from idp.authn import messages
 from idp.authn import qr
 from idp.authn import recovery
 from idp.authn import security
 from idp.authn import steps
-from idp.authn import throttle
 from idp.authn import totp
 from idp.authn import webauthn
 from idp.authn.inventory import enrolled
+from idp.authn.service import Attempt
+from idp.authn.service import verify_factor
 from idp.db import get_session
 from idp.http import safe_next
 
@@ -48,35 +47,29 @@ def _target() -> int:
     return int(raw) if raw in ("1", "2", "3") else 2
 
 
-def _with_param(url: str, name: str, value: str) -> str:
-    return url + ("&" if "?" in url else "?") + f"{name}={value}"
-
-
 @bp.route("/signin/more", methods=["GET", "POST"])
-def step_up() -> Response | str | tuple[str, int]:
+@journey.signed_in
+def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     """Ask only for the factor that is missing for the level the request needs."""
     db = get_session()
-    next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
-    ctx = auth_session.current(db)
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=next_url))
+    next_url = journey.next_url()
     target = _target()
     # ``with=webauthn``: the level must include a passkey or security key (the admin console's rule).
     key_needed = request.values.get("with") == policy.WEBAUTHN
     if ctx.aal() >= target and (not key_needed or ctx.used_webauthn(target)):
-        return continue_to(next_url)
+        return journey.resume(next_url)
     have = enrolled(db, ctx.user)
     error = None
     status = 200
     if request.method == "POST":
         if request.form.get("cancel"):
-            return redirect(safe_next(_with_param(next_url, "_declined", "1"), url_for("accounts.home")))
+            return redirect(journey.declined(next_url))
         method = request.form.get("method", "")
         attempt = _check_factor(ctx, method)
         if attempt is not None and attempt.factor is not None:
             new = auth_session.add_factor(db, ctx, attempt.factor)
             if new.aal() >= target and not key_needed:
-                return continue_to(next_url)
+                return journey.resume(next_url)
             ctx = new
         elif attempt is not None:
             error, status = messages.refusal(method, attempt.verdict), 400 if attempt.verdict.allowed else 429
@@ -85,40 +78,20 @@ def step_up() -> Response | str | tuple[str, int]:
     options = steps.options_for(ctx, target, have)
     if key_needed:
         options = [policy.WEBAUTHN] if have.webauthn else []
+    # Nothing the person has can give the level an e-Service needs: offer to add a passkey or an app
+    # here, on the way (staff pages keep asking for an authenticator added on the Security page).
+    enrol = not options and not key_needed and steps.may_enrol(target, have) and journey.in_journey()
     return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
-                           error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed), status
+                           error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed,
+                           enrol=enrol), status
 
 
-def _check_factor(ctx: AuthContext, method: str) -> steps.Attempt | None:
-    db = get_session()
-    cfg = current_app.config
-    ip = request.remote_addr or ""
-    user = ctx.user
-    if method == policy.TOTP:
-        code = request.form.get("code", "")[:32]
-        return steps.throttled(db, throttle.factor_keys(user.id, policy.TOTP, ip, config=cfg),
-                               lambda: totp.verify(db, user, code, config=cfg), config=cfg,
-                               method=method, user_id=user.id)
-    if method == policy.RECOVERY:
-        code = request.form.get("recovery_code", "")[:64]
-        attempt = steps.throttled(db, throttle.factor_keys(user.id, policy.RECOVERY, ip, config=cfg),
-                                  lambda: recovery.verify(db, user, code), config=cfg,
-                                  method=method, user_id=user.id)
-        if attempt.factor is not None:
-            # A recovery code is how a person gets back a suspended second factor.
-            throttle.lift(db, throttle.account_key(str(user.id), policy.TOTP), user_id=user.id, reason="recovery")
-        return attempt
-    if method == policy.PASSWORD:
-        password = request.form.get("password", "")[:1024]
-        return steps.throttled(
-            db, throttle.password_keys(user.email, ip, config=cfg),
-            lambda: _password_factor(service.authenticate_password(db, email=user.email, password=password)),
-            config=cfg, method=method, user_id=user.id)
-    return None
-
-
-def _password_factor(user: User | None) -> policy.Factor | None:
-    return policy.Factor(policy.PASSWORD, clock.timestamp()) if user is not None else None
+def _check_factor(ctx: AuthContext, method: str) -> Attempt | None:
+    fields = {policy.TOTP: "code", policy.RECOVERY: "recovery_code", policy.PASSWORD: "password"}
+    if method not in fields:
+        return None
+    return verify_factor(get_session(), method, presented=request.form.get(fields[method], ""), user=ctx.user,
+                         ip=request.remote_addr or "", config=current_app.config)
 
 
 # -- WebAuthn ceremonies (JSON; CSRF token in the X-CSRFToken header) --------------------------------
@@ -162,24 +135,18 @@ def authenticate() -> Response | tuple[Response, int]:
     if not isinstance(state, dict) or "challenge" not in state or "credential" not in body:
         return _json_error("expired")
     next_url = safe_next(body.get("next") if isinstance(body.get("next"), str) else None, url_for("accounts.home"))
-    try:
-        cred, factor = webauthn.verify_authentication(db, state, body["credential"], config=current_app.config)
-    except webauthn.WebAuthnError as exc:
-        audit.record(db, audit.Event.SIGNIN_FAILED, user_id=exc.user_id or state.get("user_id"), factor=policy.WEBAUTHN,
-                     reason=exc.code)
-        if exc.code == "cloned":
-            messages.notify_clone(db, exc.user_id)
-        return _json_error(exc.code)
+    attempt = verify_factor(db, policy.WEBAUTHN, presented=body["credential"], webauthn_state=state,
+                            ip=request.remote_addr or "", config=current_app.config)
+    if attempt.factor is None or attempt.user is None:
+        if attempt.error == "cloned":
+            messages.notify_clone(db, attempt.user_id)
+        return _json_error(attempt.error or "invalid")
     ctx = auth_session.current(db)
-    if state.get("step_up") and ctx is not None and ctx.user.id == cred.user_id:
-        auth_session.add_factor(db, ctx, factor)
+    if state.get("step_up") and ctx is not None and ctx.user.id == attempt.user.id:
+        auth_session.add_factor(db, ctx, attempt.factor)
     else:
-        user = db.get(User, cred.user_id)
-        if user is None or not user.is_active:
-            return _json_error("unknown_credential")
-        auth_session.sign_in(db, user, factor)
-    response = continue_to(next_url)
-    return jsonify(redirect=response.location)
+        auth_session.sign_in(db, attempt.user, attempt.factor)
+    return jsonify(redirect=journey.resume(next_url).location)
 
 
 @bp.route("/webauthn/register/options", methods=["POST"])
@@ -213,6 +180,14 @@ def register() -> Response | tuple[Response, int]:
     except webauthn.WebAuthnError as exc:
         return _json_error(exc.code)
     messages.notify_added(ctx.user, cred.name)
+    next_url = body.get("next") if isinstance(body.get("next"), str) else None
+    if journey.is_authorization(next_url):
+        # On the way to an e-Service: the ceremony proved the key (and, for a passkey, the person).
+        uv = cred.user_verifying
+        factor = Factor(policy.WEBAUTHN, clock.timestamp(), uv=uv, hw=uv and cred.hardware_bound)
+        auth_session.add_factor(db, ctx, factor)
+        journey.mark_fresh()
+        return jsonify(redirect=url_for("authn.recovery_codes", next=next_url))
     flash(_("Added “%(name)s”.", name=cred.name))
     return jsonify(redirect=url_for("authn.security_page"))
 
@@ -220,28 +195,9 @@ def register() -> Response | tuple[Response, int]:
 # -- The Security page ------------------------------------------------------------------------------
 
 
-def _signed_in_or_redirect() -> AuthContext | Response:
-    ctx = auth_session.current(get_session())
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=request.full_path))
-    return ctx
-
-
-def _guard() -> AuthContext | Response:
-    """Signed in, and at AAL2 when the account can reach it (changing authenticators is sensitive)."""
-    ctx = _signed_in_or_redirect()
-    if isinstance(ctx, Response):
-        return ctx
-    if not security.may_manage(get_session(), ctx):
-        return redirect(url_for("authn.step_up", aal=2, next=url_for("authn.security_page")))
-    return ctx
-
-
 @bp.route("/security")
-def security_page() -> Response | str:
-    ctx = _signed_in_or_redirect()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in
+def security_page(*, ctx: AuthContext) -> Response | str:
     db = get_session()
     return render_template("authn/security.html", ctx=ctx, view=security.overview(db, ctx, config=current_app.config),
                            may_manage=security.may_manage(db, ctx), describe_amr=messages.describe_amr,
@@ -249,10 +205,8 @@ def security_page() -> Response | str:
 
 
 @bp.route("/security/totp", methods=["GET", "POST"])
-def enrol_totp() -> Response | str | tuple[str, int]:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def enrol_totp(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     secret = cookie.get("totp_enrol")
     if not isinstance(secret, str) or (request.method == "GET" and request.args.get("new")):
@@ -268,48 +222,61 @@ def enrol_totp() -> Response | str | tuple[str, int]:
         else:
             cookie.pop("totp_enrol", None)
             messages.notify_added(ctx.user, cred.name)
+            if journey.in_journey():
+                # On the way to an e-Service: the code just checked proves the app, so it counts now.
+                auth_session.add_factor(db, ctx, Factor(policy.TOTP, clock.timestamp()))
+                journey.mark_fresh()
+                return redirect(url_for("authn.recovery_codes", next=journey.next_url()))
             flash(_("Added “%(name)s”.", name=cred.name))
             return redirect(url_for("authn.security_page"))
     uri = totp.provisioning_uri(secret, account=ctx.user.email, issuer=current_app.config["SERVICE_NAME"])
     drawing = Markup(qr.svg(uri))  # noqa: S704 (segno draws modules; nothing of ours is text in it)
     return render_template("authn/totp_enrol.html", qr=drawing, secret=security.group_secret(secret),
-                           name=name, error=error), 400 if error else 200
+                           name=name, error=error, **_enrolment_links()), 400 if error else 200
 
 
-@bp.route("/security/recovery-codes", methods=["POST"])
-def recovery_codes() -> Response | str:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
-    codes = recovery.generate(get_session(), ctx.user)
+def _enrolment_links() -> dict[str, str | None]:
+    """Where an enrolment page goes back to: the step-up page on the way to an e-Service, else Security."""
+    if journey.in_journey():
+        return {"next": journey.next_url(), "cancel": url_for("authn.step_up", aal=policy.ENROLLABLE_AAL,
+                                                                 next=journey.next_url())}
+    return {"next": None, "cancel": url_for("authn.security_page")}
+
+
+@bp.route("/security/recovery-codes", methods=["GET", "POST"])
+@journey.signed_in(strong=True)
+def recovery_codes(*, ctx: AuthContext) -> Response | str:
+    """Ten new recovery codes, shown once (POST). Offered (GET) right after a second factor was added
+    on the way to an e-Service, which the page then continues to."""
+    db = get_session()
+    links = _enrolment_links()
+    if request.method == "GET":
+        return render_template("authn/recovery_codes_offer.html", left=recovery.remaining(db, ctx.user.id),
+                               **links)
+    codes = recovery.generate(db, ctx.user)
     messages.notify_recovery_codes(ctx.user)
-    return render_template("authn/recovery_codes.html", codes=codes)
+    return render_template("authn/recovery_codes.html", codes=codes, next=links["next"],
+                           done=links["next"] or links["cancel"])
 
 
 @bp.route("/security/passkeys/new")
-def new_passkey() -> Response | str:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def new_passkey(*, ctx: AuthContext) -> Response | str:
     kind = request.args.get("kind") if request.args.get("kind") in webauthn.KINDS else "passkey"
-    return render_template("authn/webauthn_enrol.html", kind=kind)
+    return render_template("authn/webauthn_enrol.html", kind=kind, **_enrolment_links())
 
 
 @bp.route("/security/rename", methods=["POST"])
-def rename() -> Response:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def rename(*, ctx: AuthContext) -> Response:
     security.rename(get_session(), ctx.user, request.form.get("kind", ""), request.form.get("id", ""),
                     security.clean_name(request.form.get("name"), default=""))
     return redirect(url_for("authn.security_page"))
 
 
 @bp.route("/security/remove", methods=["POST"])
-def remove() -> Response | str | tuple[str, int]:
-    ctx = _guard()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def remove(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     kind, ident = request.form.get("kind", ""), request.form.get("id", "")
     check = security.removal(db, ctx.user, kind, ident)

@@ -7,6 +7,7 @@ sign the person in, ask for one more factor, ask for consent, or issue a code.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from idp.accounts.session import AuthContext
 from idp.assurance.policy import AcrOutcome
 from idp.assurance.policy import AcrRequest
 from idp.assurance.policy import decide_acr
+from idp.assurance.policy import parse_acr
 from idp.oidc.claims import ALWAYS_ASK
 from idp.oidc.claims import InvalidClaimsParameter
 from idp.oidc.claims import consent_items
@@ -146,7 +148,7 @@ class Decision:
 def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope: str, fresh: bool,
            now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool],
            wanted: AcrRequest | None = None, reachable_aal: int = 1, declined: bool = False,
-           national_id_allowed: bool = False) -> Decision:
+           national_id_allowed: bool = False, enrollable_aal: int = 0) -> Decision:
     """Decide the next step of an authorization.
 
     :param fresh: the person signed in just now for this very request (``prompt=login`` and
@@ -155,6 +157,8 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
     :param consented: whether remembered consent covers the given items
     :param reachable_aal: the highest AAL the person's enrolled authenticators can reach
     :param declined: the person turned down the step-up for this request
+    :param enrollable_aal: the AAL the person could reach by adding an authenticator on the way
+        (:data:`policy.ENROLLABLE_AAL`); used only for what would otherwise be unmet
     """
     hint_matches = params.hint_sub is None or (ctx is not None and subject(ctx.user) == params.hint_sub)
     login = needs_login(params, ctx, fresh=fresh, hint_matches=hint_matches, now=now)
@@ -167,10 +171,33 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
     if login or ctx is None:
         return Decision(login=True, consent=ask, items=items)
     aal = ctx.aal(now.timestamp())
-    outcome = decide_acr(wanted or AcrRequest(), ial=ctx.user.ial, aal=aal,
-                         reachable_aal=aal if declined else max(aal, reachable_aal),
-                         provable_ial=0 if declined else REMOTE_PROOFING_IAL)
+    outcome = _acr_outcome(wanted or AcrRequest(), ial=ctx.user.ial, aal=aal, declined=declined,
+                           reachable_aal=max(aal, reachable_aal),
+                           enrollable_aal=0 if "none" in params.prompts else enrollable_aal)
     return Decision(login=False, consent=ask, items=items, acr=outcome)
+
+
+def _acr_outcome(wanted: AcrRequest, *, ial: int, aal: int, declined: bool, reachable_aal: int,
+                 enrollable_aal: int) -> AcrOutcome:
+    """``decide_acr``, and then what the journey adds: a requirement that only a new authenticator
+    can meet is a step-up to add one (not ``unmet``), and a second factor comes before proofing.
+
+    Voluntary values keep ``decide_acr``'s rules exactly: they are never unmet, so they never lead
+    to adding an authenticator. With ``prompt=none`` nothing can be added (``enrollable_aal`` 0),
+    and a person who declined is not asked again.
+    """
+    if declined:
+        return decide_acr(wanted, ial=ial, aal=aal, reachable_aal=aal, provable_ial=0)
+    outcome = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal, provable_ial=REMOTE_PROOFING_IAL)
+    if outcome.unmet and enrollable_aal > reachable_aal:
+        retry = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=enrollable_aal,
+                           provable_ial=REMOTE_PROOFING_IAL)
+        outcome = retry if not retry.unmet else outcome
+    if outcome.proof and outcome.target:
+        needed = parse_acr(outcome.target)
+        if needed and needed[1] > aal:  # the second factor first, then proofing (issue 11)
+            outcome = dataclasses.replace(outcome, step_up=needed[1])
+    return outcome
 
 
 def needs_login(params: OidcParams, ctx: AuthContext | None, *, fresh: bool, hint_matches: bool,

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -22,8 +23,10 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from idp import audit
+from idp import journey
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
+from idp.assurance import policy
 from idp.authn.inventory import enrolled
 from idp.db import get_session
 from idp.db import utc_now
@@ -41,8 +44,6 @@ from idp.oidc.subjects import subject_for
 
 bp = Blueprint("oidc", __name__)
 
-FRESH_PARAM = "_auth"  # an unknown parameter to the RP's eyes; marks "just signed in for this request"
-DECLINED_PARAM = "_declined"  # the person turned down a step-up; it can only lower what is issued
 # A POSTed request goes on as a GET URL, which must still fit in a request line once nested in the
 # sign-in page's ``next`` (gunicorn's default limit is 4,094 bytes).
 MAX_REQUEST_URL = 2048
@@ -95,27 +96,48 @@ def authorize() -> Response | tuple[str, int] | str:
         # Authlib refuses to echo characters RFC 6749 forbids in error_description.
         return render_error(400)
     if decision.login or ctx is None:
-        return _to_signin(params.login_hint)
-    if decision.acr.step_up:
-        return _to_signin(params.login_hint, step_up=decision.acr.step_up)
-    if decision.acr.proof:
-        return _to_signin(params.login_hint, proof=decision.acr.proof)
+        return journey.to_signin(request.args.to_dict(flat=False), login_hint=params.login_hint)
+    if decision.acr.step_up or decision.acr.proof:
+        return journey.to_signin(request.args.to_dict(flat=False), step_up=decision.acr.step_up,
+                                 proof=decision.acr.proof)
     answer = request.form.get("decision") if request.method == "POST" else None
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
-                               user=ctx.user, describe=consent.describe, action=request.full_path)
+                               user=ctx.user, describe=consent.describe, action=request.full_path,
+                               next=request.full_path)
     if answer == "deny":
         _refused("access_denied", ctx.user.id)
         return _finish(grant, None)
     if decision.consent:
         consent.grant_consent(db, user_id=ctx.user.id, client_id=grant.request.client.id, items=decision.items)
-    cookie.pop("fresh_auth", None)
+    journey.finish()
     grant.request.auth_context = ctx
     grant.request.granted_scope = grant.request.scope
     grant.request.requested_claims = params.claims
     grant.request.requested_acr = params.acr_values[:10]
     grant.request.acr = decision.acr.acr or ctx.acr
     return _finish(grant, ctx.user)
+
+
+@bp.route("/authorize/cancel")
+def cancel() -> Response | tuple[str, int]:
+    """"Back to the e-Service", offered on every page of the journey: the person leaves, and the
+    e-Service hears ``access_denied`` at its redirect URI, with its ``state`` and our ``iss``.
+
+    RFC 6749 §4.1.2.1: "access_denied: The resource owner or authorization server denied the
+    request." The request is validated as at the authorization endpoint first, so the answer only
+    ever goes to a redirect URI registered for that client; without one, a page is shown. No CSRF
+    token: the answer tells the e-Service nothing a forged callback could not.
+    """
+    ctx = auth_session.current(get_session())
+    try:
+        grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
+    except OAuth2Error as err:
+        return _error(err, ctx)
+    except ValueError:
+        return render_error(400)
+    journey.finish()
+    return _error(AccessDeniedError(redirect_uri=grant.redirect_uri), ctx)
 
 
 def _posted_request_as_get() -> Response | tuple[str, int]:
@@ -145,42 +167,22 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     client = grant.request.client
     if client.allowed_claims is not None:
         params = dataclasses.replace(params, claims=restrict_request(params.claims, client.allowed_claims))
-    marker = cookie.get("fresh_auth")
     wanted = authz.acr_request(params, client.client_metadata.get("default_acr_values"))
     decision = authz.decide(
         params, ctx, trusted=client.trusted, scope=grant.request.scope or "", now=utc_now(),
-        fresh=bool(marker) and request.values.get(FRESH_PARAM) == marker,
+        fresh=journey.is_fresh(),
         subject=(lambda user: subject_for(user, client)),
         consented=lambda items: ctx is not None and consent.has_consent(
             db, user_id=ctx.user.id, client_id=client.id, items=items),
         wanted=wanted,
         # What the person could reach matters only when something was asked for.
         reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx and (wanted.values or wanted.floor) else 1,
-        declined=request.values.get(DECLINED_PARAM) == "1",
+        declined=journey.is_declined(),
         national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
+        enrollable_aal=policy.ENROLLABLE_AAL,
     )
     authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
     return grant, params, decision
-
-
-def _to_signin(login_hint: str | None, *, step_up: int | None = None, proof: int | None = None) -> Response:
-    """To the sign-in page; with ``step_up`` to the page that asks only for the missing factor; with
-    ``proof`` to identity proofing, which comes back here once the IAL is reached."""
-    marker = cookie.get("fresh_auth_pending") or auth_session.new_marker()
-    cookie["fresh_auth_pending"] = marker
-    args = request.args.to_dict(flat=False)
-    args[FRESH_PARAM] = [marker]
-    args.pop(DECLINED_PARAM, None)
-    query = urlencode(args, doseq=True)
-    target = url_for("oidc.authorize") + "?" + query
-    if step_up:
-        return redirect(url_for("authn.step_up", aal=step_up, next=target))
-    if proof:
-        return redirect(url_for("proofing.status", level=proof, next=target))
-    signin_args: dict[str, str] = {"next": target}
-    if login_hint:
-        signin_args["login_hint"] = login_hint
-    return redirect(url_for("accounts.signin", **signin_args))  # type: ignore[arg-type]
 
 
 def _finish(grant: object, user: object) -> Response:

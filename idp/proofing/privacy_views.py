@@ -22,32 +22,14 @@ from werkzeug.wrappers import Response
 
 from idp import audit
 from idp import clock
-from idp.accounts import session as auth_session
+from idp import journey
 from idp.accounts.session import AuthContext
-from idp.authn.security import may_manage
 from idp.db import get_session
 from idp.oidc.consent import describe
 from idp.proofing import messages
 from idp.proofing import privacy
 
 bp = Blueprint("privacy", __name__)
-
-
-def _signed_in() -> AuthContext | Response:
-    ctx = auth_session.current(get_session())
-    if ctx is None:
-        return redirect(url_for("accounts.signin", next=request.path))
-    return ctx
-
-
-def _strong(here: str) -> AuthContext | Response:
-    """Signed in, and at AAL2 when the account can reach it."""
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
-    if not may_manage(get_session(), ctx):
-        return redirect(url_for("authn.step_up", aal=2, next=here))
-    return ctx
 
 
 # -- words for codes -----------------------------------------------------------------------------
@@ -93,10 +75,8 @@ def claim_label(name: str) -> str:
 
 
 @bp.route("/my-data")
-def my_data() -> Response | str:
-    ctx = _signed_in()
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in
+def my_data(*, ctx: AuthContext) -> Response | str:
     db = get_session()
     data = privacy.collect(db, ctx.user, config=current_app.config, now=clock.utc_now())
     return render_template("privacy/my_data.html", ctx=ctx, data=data, status_text=status_text,
@@ -106,10 +86,8 @@ def my_data() -> Response | str:
 
 
 @bp.route("/my-data.json")
-def download() -> Response:
-    ctx = _strong(url_for("privacy.download"))
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def download(*, ctx: AuthContext) -> Response:
     db = get_session()
     data = privacy.collect(db, ctx.user, config=current_app.config, now=clock.utc_now(), reveal_national_id=True)
     audit.record(db, audit.Event.DATA_EXPORTED, user_id=ctx.user.id, format=privacy.FORMAT)
@@ -122,10 +100,8 @@ def download() -> Response:
 
 
 @bp.route("/my-data/erase-proofing", methods=["GET", "POST"])
-def erase_proofing() -> Response | str | tuple[str, int]:
-    ctx = _strong(url_for("privacy.erase_proofing"))
-    if isinstance(ctx, Response):
-        return ctx
+@journey.signed_in(strong=True)
+def erase_proofing(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     if request.method == "GET":
         return render_template("privacy/erase_proofing.html", ctx=ctx, error=None)

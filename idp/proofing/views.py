@@ -7,9 +7,6 @@ IAL is reached, in the same visit.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint
 from flask import current_app
@@ -22,12 +19,10 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from idp import clock
+from idp import journey
 from idp import wording
-from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
-from idp.accounts.session import continue_to
 from idp.db import get_session
-from idp.http import safe_next
 from idp.mail import send_mail
 from idp.proofing import dates
 from idp.proofing import evidence_form
@@ -55,38 +50,21 @@ def _send_code(email: str, code: str) -> None:
                 "It works for 15 minutes. If you did not ask for it, ignore this email.", code=code))
 
 
-def _next() -> str:
-    return safe_next(request.values.get("next"), url_for("accounts.home"))
-
-
-def applicant(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Signed-in pages: the view gets the session's ``ctx``; anyone else goes to sign in first."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        ctx = auth_session.current(get_session())
-        if ctx is None:
-            return redirect(url_for("accounts.signin", next=request.full_path))
-        return view(*args, ctx=ctx, **kwargs)
-
-    return wrapped
-
-
 def _back(next_url: str) -> str:
     """Where "back to the e-Service" goes when proofing did not finish: the request, declined."""
     if next_url.startswith(url_for("oidc.authorize")):
-        return next_url + "&_declined=1"
+        return journey.declined(next_url)
     return next_url
 
 
 @bp.route("", methods=["GET"])
-@applicant
+@journey.signed_in
 def status(*, ctx: AuthContext) -> Response | str:
     db = get_session()
-    next_url = _next()
+    next_url = journey.next_url()
     wanted = int(request.args["level"]) if request.args.get("level") in ("2", "3") else 2
     if ctx.user.ial >= wanted and "level" in request.args:
-        return continue_to(next_url)
+        return journey.resume(next_url)
     case = service.open_case(db, ctx.user.id) or service.latest_case(db, ctx.user.id)
     reasons = privacy.disclosed_reasons(list(case.reasons)) if case is not None else []
     return render_template("proofing/status.html", ctx=ctx, case=case, reasons=reasons, wanted=wanted,
@@ -94,13 +72,13 @@ def status(*, ctx: AuthContext) -> Response | str:
 
 
 @bp.route("/start", methods=["GET", "POST"])
-@applicant
+@journey.signed_in
 def start(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     """The evidence form. A registry mismatch shows it again, filled in, with what to check (never
     which detail failed) while attempts are left; the values go back only into the page, never
     into a URL or a log."""
     db = get_session()
-    next_url = _next()
+    next_url = journey.next_url()
     kind = "passport" if request.values.get("kind") == "passport" else "thai_id_card"
     era = dates.era_of(str(get_locale()))
     form = evidence_form.values(request.form)
@@ -135,10 +113,10 @@ def _after(case: object, next_url: str) -> Response:
 
 
 @bp.route("/confirm", methods=["GET", "POST"])
-@applicant
+@journey.signed_in
 def confirm(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
-    next_url = _next()
+    next_url = journey.next_url()
     case = service.open_case(db, ctx.user.id)
     if case is None or case.status != "binding" or case.binding_method != "contact_code":
         return redirect(url_for("proofing.status", next=next_url))
@@ -152,14 +130,14 @@ def confirm(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
         return render_template("proofing/confirm.html", next=next_url, error=messages.error(exc.code)), 400
     send_mail(ctx.user.email, _("Your identity is verified"),
               _("Your Digital ID now shows: %(level)s.", level=wording.ial_words(case.level)))
-    return continue_to(next_url)
+    return journey.resume(next_url)
 
 
 @bp.route("/retry", methods=["POST"])
-@applicant
+@journey.signed_in
 def retry(*, ctx: AuthContext) -> Response:
     db = get_session()
-    next_url = _next()
+    next_url = journey.next_url()
     case = service.open_case(db, ctx.user.id)
     if case is not None and case.status == "pending_registry":
         case = service.retry_registry(db, case, config=current_app.config, verifier=verifier(),
@@ -168,10 +146,10 @@ def retry(*, ctx: AuthContext) -> Response:
 
 
 @bp.route("/withdraw", methods=["POST"])
-@applicant
+@journey.signed_in
 def withdraw(*, ctx: AuthContext) -> Response:
     db = get_session()
     case = service.open_case(db, ctx.user.id)
     if case is not None:
         service.withdraw(db, case)
-    return redirect(url_for("proofing.status", next=_next()))
+    return redirect(url_for("proofing.status", next=journey.next_url()))

@@ -118,7 +118,8 @@
           (o.excludeCredentials || []).forEach((c) => { c.id = b64ToBuf(c.id); });
           const cred = await navigator.credentials.create({publicKey: o});
           const done = await post("/webauthn/register", {
-            credential: encodeCredential(cred), name: document.getElementById("credential-name").value});
+            credential: encodeCredential(cred), name: document.getElementById("credential-name").value,
+            next: register.dataset.next});
           window.webauthnResult = {ok: true};
           window.location.assign(done.redirect);
         } catch (err) { failed(err); }

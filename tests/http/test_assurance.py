@@ -165,12 +165,20 @@ def test_a_used_totp_code_is_refused_at_step_up(app, client, rp, user, clock):
     assert (again.status_code == 400 and "already used" in client.get("/").text) or again.status_code == 400
 
 
-def test_essential_acr_the_person_cannot_reach_is_unmet(client, rp, user):
+def test_essential_acr_the_person_can_reach_only_with_a_new_factor_offers_one_and_declining_is_unmet(client, rp, user):
+    """No second factor for an essential AAL2: adding one is offered on the way (issue 11), not a dead end;
+    turning it down, or asking for what cannot be added on the way (AAL3), is unmet."""
     _, response = start(client, rp, claims=ESSENTIAL_AAL2)
-    params = callback(sign_in_page(client, follow(client, response)))
+    page = sign_in_page(client, follow(client, response))
+    assert page.status_code == 200 and offered(page) == set() and "/security/totp?new=1" in page.text
+    nxt = re.search(r'class="cancel">.*?name="next" value="([^"]+)"', page.text, re.S).group(1).replace("&amp;", "&")
+    params = callback(follow(client, client.post("/signin/more?aal=2", data={
+        "csrf_token": csrf_of(page.text), "next": nxt, "cancel": "1"})))
     assert params["error"] == "unmet_authentication_requirements"
     assert params["state"] == "st-123" and params["iss"] == "http://localhost"
     assert "code" not in params
+    _, response = start(client, rp, claims=json.dumps({"id_token": {"acr": {"essential": True, "values": [AAL3]}}}))
+    assert callback(response)["error"] == "unmet_authentication_requirements"
 
 
 def test_voluntary_acr_the_person_cannot_reach_is_never_overstated(client, rp, user):
@@ -224,12 +232,15 @@ def test_the_operators_floor_cannot_be_lowered_by_the_request(app, client, user)
     assert "/signin/more" in response.headers["Location"]
     _, response = start(client, strict, acr_values=AAL3)  # out of reach: still not below the floor
     assert "/signin/more" in response.headers["Location"] and "aal=2" in response.headers["Location"]
-    # Without any second factor the floor is unmet.
+    # Without any second factor, adding one is offered (issue 11); with prompt=none the floor is unmet.
     other = make_user(app, "other@example.com")
     assert other
     client.post("/signout", data={"csrf_token": csrf_of(client.get("/").text)})
     sign_in(client, "other@example.com")
     _, response = start(client, strict)
+    assert "/signin/more" in response.headers["Location"] and "aal=2" in response.headers["Location"]
+    assert "/security/totp?new=1" in follow(client, response).text
+    _, response = start(client, strict, prompt="none")
     assert callback(response)["error"] == "unmet_authentication_requirements"
 
 
@@ -343,9 +354,17 @@ def test_voluntary_values_none_met_nor_reachable_give_what_the_session_has(clien
 
 def test_essential_values_only_unmet_ones_end_in_unmet_authentication_requirements(client, rp, user):
     sign_in(client)
-    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": [AAL3, IAL2_AAL2]}}})
+    ial3_aal2 = "urn:th:digitalid:ial3:aal2"  # a counter visit: not in this journey
+    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": [AAL3, ial3_aal2]}}})
     _, response = start(client, rp, claims=essential)
     assert callback(response)["error"] == "unmet_authentication_requirements"
+    voluntary = json.dumps({"id_token": {"acr": {"values": [AAL3, ial3_aal2]}}})
+    _, response = start(client, rp, claims=voluntary)
+    assert "code" in callback(response)
+    # Reachable by adding a second factor and proving the identity: the factor comes first (issue 11).
+    essential = json.dumps({"id_token": {"acr": {"essential": True, "values": [AAL3, IAL2_AAL2]}}})
+    _, response = start(client, rp, claims=essential)
+    assert response.headers["Location"].startswith("/signin/more?aal=2")
     voluntary = json.dumps({"id_token": {"acr": {"values": [AAL3, IAL2_AAL2]}}})
     _, response = start(client, rp, claims=voluntary)
     assert "code" in callback(response)

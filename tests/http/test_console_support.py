@@ -328,6 +328,8 @@ def test_reset_removes_second_factors_keeps_the_password_and_aal2_is_out_of_reac
 
     assert sign_in(owner).status_code == 302  # the password still works
     _, location = authorize(owner, rp, claims=ESSENTIAL_AAL2)
+    assert location.startswith("/signin/more") and "aal=2" in location  # a new factor is offered (issue 11)
+    _, location = authorize(owner, rp, claims=ESSENTIAL_AAL2, prompt="none")
     assert query_of(location)["error"] == "unmet_authentication_requirements"
     verifier, location = authorize(owner, rp, acr_values=AAL2)  # voluntary: given, but never overstated
     tokens = exchange(owner, query_of(location)["code"], client_id=rp.client.client_id, secret=rp.client_secret,

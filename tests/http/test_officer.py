@@ -454,7 +454,7 @@ def test_approval_raises_the_ial_and_emails_the_applicant(app, clock):
     sent = mails(app, APPLICANT)
     assert len(sent) == 1
     subject, body = sent[0]
-    assert "verified" in subject and "IAL2" in body and "PRIVATE-NOTE" not in body
+    assert "verified" in subject and "Verified identity" in body and "PRIVATE-NOTE" not in body
     assert f'data-case="{case_id}"' not in client.get("/officer/cases").text
 
 
@@ -591,7 +591,7 @@ def test_in_person_verification_end_to_end_gives_ial3(app, clock):
     approved = events(app, "proofing_approved")
     assert approved[-1].details["method"] == "counter" and approved[-1].details["by"] == officer_id
     (_, body), = mails(app, APPLICANT)
-    assert "IAL3" in body
+    assert "Identity verified in person" in body
     assert bind(applicant, code).status_code == 400  # once only
 
 

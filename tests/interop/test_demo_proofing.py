@@ -1,9 +1,10 @@
 """Identity proofing against a live IdP: the demo e-Service's licence application needs ial2:aal2.
 
 An IAL1 person with an authenticator app opens ``/licence/apply``. The IdP signs them in with a
-password, sends them to identity proofing (the Thai ID card details of the demo registry's Somchai
-Jaidee, then the 6-digit code mailed to the registry's contact address, read here from the live
-server's outbox), asks for the TOTP code, and sends them back to the page with
+password, asks for the TOTP code (the second factor comes first, issue 11), sends them to identity
+proofing (the Thai ID card details of the demo registry's Somchai Jaidee, then the 6-digit code
+mailed to the registry's contact address, read here from the live server's outbox), and sends them
+back to the page with
 ``urn:th:digitalid:ial2:aal2`` and ``verified_claims`` (OpenID Connect for Identity Assurance 1.0)
 in the ID token. A person whose card details do not match three times goes to officer review, and
 the page explains, after ``unmet_authentication_requirements``, where to verify.
@@ -90,7 +91,15 @@ def _start_proofing(browser: requests.Session, live_idp: LiveIdp, page: Any, car
     return browser.post(live_idp.issuer + action, headers=HEADERS, timeout=10, data={**fields, **card})
 
 
-def test_password_proofing_and_totp_open_the_licence_page_with_verified_claims(live_idp: LiveIdp,
+def _second_factor(browser: requests.Session, live_idp: LiveIdp, page: Any, secret: str) -> Any:
+    """On the step-up page: the code the authenticator app shows."""
+    assert "/signin/more" in page.url, page.text
+    action, fields = _form(page.text, 'name="method" value="totp"')
+    return browser.post(live_idp.issuer + action, headers=HEADERS, timeout=10,
+                        data={**fields, "code": pyotp.TOTP(secret).now()})
+
+
+def test_password_totp_and_proofing_open_the_licence_page_with_verified_claims(live_idp: LiveIdp,
                                                                                  eservice: str) -> None:
     secret = pyotp.random_base32()
     email_address, password = _person(live_idp, secret)
@@ -101,22 +110,19 @@ def test_password_proofing_and_totp_open_the_licence_page_with_verified_claims(l
     page = browser.get(f"{eservice}/licence/apply", headers=HEADERS, timeout=10)
     page = _sign_in(browser, live_idp, page, email_address, password)
 
-    # 2. An IAL1 person is sent to identity proofing: Somchai's card details, checked against the registry.
+    # 2. Then only for the second factor: a journey adds the factor before proofing (issue 11).
+    page = _second_factor(browser, live_idp, page, secret)
+
+    # 3. An IAL1 person is sent to identity proofing: Somchai's card details, checked against the registry.
     page = _start_proofing(browser, live_idp, page, SOMCHAI_CARD)
     assert "/proofing/confirm" in page.url, page.text
 
-    # 3. The code went to the registry's contact address, not to the account's.
+    # 4. The code went to the registry's contact address, not to the account's; then back to the request.
     mails = _messages_to(live_idp, SOMCHAI_CONTACT)
     assert len(mails) == mails_before + 1, f"no new mail in {_outbox(live_idp)}"
     action, fields = _form(page.text, 'name="code"')
     page = browser.post(live_idp.issuer + action, headers=HEADERS, timeout=10,
                         data={**fields, "code": _confirmation_code(mails)})
-
-    # 4. Back at the authorization: now IAL2, the IdP asks only for the second factor.
-    assert "/signin/more" in page.url, page.text
-    action, fields = _form(page.text, 'name="method" value="totp"')
-    page = browser.post(live_idp.issuer + action, headers=HEADERS, timeout=10,
-                        data={**fields, "code": pyotp.TOTP(secret).now()})
     if 'name="decision"' in page.text:
         page = _consent(browser, live_idp, page)
 
@@ -140,10 +146,12 @@ def test_password_proofing_and_totp_open_the_licence_page_with_verified_claims(l
 
 
 def test_a_case_sent_to_review_ends_with_the_proofing_message(live_idp: LiveIdp, eservice: str) -> None:
-    email_address, password = _person(live_idp, pyotp.random_base32())
+    secret = pyotp.random_base32()
+    email_address, password = _person(live_idp, secret)
     browser = requests.Session()
     page = browser.get(f"{eservice}/licence/apply", headers=HEADERS, timeout=10)
     page = _sign_in(browser, live_idp, page, email_address, password)
+    page = _second_factor(browser, live_idp, page, secret)
     page = _start_proofing(browser, live_idp, page, MISMATCHED_CARD)
     for _ in range(2):  # the form again, to correct, without saying what failed; the third goes to an officer
         assert page.status_code == 400 and "do not match the national registry" in page.text, page.text
