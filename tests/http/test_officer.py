@@ -591,7 +591,7 @@ def test_in_person_verification_end_to_end_gives_ial3(app, clock):
     approved = events(app, "proofing_approved")
     assert approved[-1].details["method"] == "counter" and approved[-1].details["by"] == officer_id
     (_, body), = mails(app, APPLICANT)
-    assert "Identity verified in person" in body
+    assert "ยืนยันตัวตนต่อหน้าเจ้าหน้าที่แล้ว" in body  # the person's language (none chosen: the default, Thai)
     assert bind(applicant, code).status_code == 400  # once only
 
 
