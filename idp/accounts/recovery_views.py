@@ -20,6 +20,7 @@ from flask import session as cookie
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from idp import journey
 from idp.accounts import messages
 from idp.accounts import recovery
 from idp.accounts import session as auth_session
@@ -114,6 +115,7 @@ def reset() -> Response | str | tuple[str, int]:
                                    ial_lowered=done.ial_before is not None)
     next_url = cookie.pop(NEXT, None)
     auth_session.sign_in(db, done.user, recovery.password_factor())  # AAL1, whatever was shown before
+    journey.mark_fresh()  # the sign-in the e-Service's request (prompt=login) was waiting for
     cookie[DONE] = {"next": safe_next(next_url, url_for("accounts.home")), "removed": done.factors_removed,
                     "lowered": done.ial_before is not None}
     return redirect(url_for("recovery.done"))
