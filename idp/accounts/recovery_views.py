@@ -39,6 +39,13 @@ DONE = "password_reset_done"  # cookie: what the done page tells
 WEBAUTHN_STATE = "password_reset_webauthn"
 
 
+@bp.context_processor
+def _waiting() -> dict[str, Any]:
+    """Each page of a reset asked for on the way to an e-Service names it (``_journey.html`` reads
+    ``next``), in the browser that asked."""
+    return {"next": cookie.get(NEXT)}
+
+
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot() -> Response | str | tuple[str, int]:
     next_url = safe_next(request.values.get("next"), url_for("accounts.home"))
@@ -156,7 +163,7 @@ def done() -> Response | str:
     shown = cookie.pop(DONE, None)
     if not isinstance(shown, dict):
         return redirect(url_for("authn.security_page"))
-    return render_template("recovery/done.html", shown=shown)
+    return render_template("recovery/done.html", shown=shown, next=shown.get("next"))
 
 
 # -- a passkey or security key as the second factor (JSON; CSRF token in the X-CSRFToken header) --------

@@ -204,6 +204,29 @@ def test_a_reset_started_from_an_eservice_is_the_sign_in_its_request_asked_for(a
     assert again.headers["Location"].startswith("/signin?")
 
 
+def test_every_page_of_a_reset_started_from_an_eservice_names_it(app, client, user):
+    with_totp(app)
+    rp = make_client(app, name="Restaurant licence")
+    signin = client.get(authorize_url(rp.client.client_id, pkce_pair()[1])).headers["Location"]
+    request_url = query_of(signin)["next"]
+    page = client.get("/password/forgot", query_string={"next": request_url}, headers=EN)
+    sent = client.post("/password/forgot", headers=EN, data={"email": "citizen@example.com", "next": request_url,
+                                                             "csrf_token": csrf_of(page.text)})
+    pages = {"forgot": page.text, "sent": client.get(sent.headers["Location"], headers=EN).text}
+    path = reset_link(app)
+    pages["link"] = client.get(path, headers=EN).text
+    elsewhere = app.test_client().get(path, headers=EN).text  # a browser that did not come from the e-Service
+    assert "Reset your password" in elsewhere and "You are on your way" not in elsewhere
+    open_link(client, path)
+    pages["factor"] = client.get("/password/reset", headers=EN).text
+    factor(client, "totp", totp.code_at(SECRET, totp.current_step()))
+    pages["new password"] = client.get("/password/reset", headers=EN).text
+    new_password(client)
+    pages["done"] = client.get("/password/reset/done", headers=EN).text
+    for name, text in pages.items():
+        assert "You are on your way to Restaurant licence." in text, name
+
+
 def test_an_expired_link_fails(app, client, user, clock):
     forgot(client)
     path = reset_link(app)
