@@ -36,6 +36,8 @@ from werkzeug.wrappers import Response
 from examples.eservice.app import create_app as create_eservice
 from idp import create_app
 from idp import migrate
+from idp.cli.demo import DEMO_CLIENT_NAME
+from idp.cli.demo import DEMO_CLIENT_NAME_TH
 from idp.db import engine_of
 from tests.factories import make_client
 
@@ -214,14 +216,14 @@ class DemoEService:
 
 @pytest.fixture
 def demo_eservice(live_idp: LiveIdp) -> Iterator[DemoEService]:
-    """The demo e-Service on ``http://localhost:<free port>``, registered with its Thai name too.
+    """The demo e-Service on ``http://localhost:<free port>``, under the names ``idp demo seed`` gives it.
 
     Threaded: its renew page calls its own licence API over HTTP.
     """
     deferred = _Deferred()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, deferred, threaded=True)
     base = f"http://localhost:{server.server_port}"
-    name, name_th = "Restaurant business licence (demo)", "ใบอนุญาตประกอบกิจการร้านอาหาร (ทดลอง)"
+    name, name_th = DEMO_CLIENT_NAME, DEMO_CLIENT_NAME_TH
     registered = make_client(live_idp.app, name=name, name_th=name_th,
                              redirect_uris=[f"{base}/callback"], post_logout_redirect_uris=[f"{base}/"])
     deferred.app = create_eservice({
