@@ -52,6 +52,9 @@ def locale_of(user: User) -> str:
 
 
 def init_app(app: Flask) -> None:
+    from idp import wording
+
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["get_timezone"] = get_timezone
+    wording.register(app)

@@ -90,14 +90,20 @@ def _pg_database(template: str) -> Iterator[str]:
         admin.dispose()
 
 
+def fresh_database(folder: Path, template: str) -> Iterator[str]:
+    """A new database copied from ``template`` (a SQLite file in ``folder``, or a PostgreSQL
+    database dropped afterwards): a generator, for fixtures of any scope."""
+    if PG_URL:
+        yield from _pg_database(template)
+    else:
+        shutil.copyfile(template, folder / "idp.db")
+        yield f"sqlite:///{folder / 'idp.db'}"
+
+
 @pytest.fixture
 def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
     """A fresh database per test, already at head (the app fixture's upgrade then finds nothing to do)."""
-    if PG_URL:
-        yield from _pg_database(migrated_template)
-    else:
-        shutil.copyfile(migrated_template, tmp_path / "idp.db")
-        yield f"sqlite:///{tmp_path / 'idp.db'}"
+    yield from fresh_database(tmp_path, migrated_template)
 
 
 @pytest.fixture

@@ -64,12 +64,13 @@ def chain_problem(code: str) -> str:
 
 
 def _render(status: int = 200, *, page: search.Page | None = None, error: str | None = None,
-            notice: str | None = None) -> tuple[str, int]:
+            error_field: str | None = None, notice: str | None = None) -> tuple[str, int]:
     db = get_session()
     kept = {name: request.args[name] for name in FIELDS if request.args.get(name, "").strip()}
     inline_max = int(current_app.config.get("AUDIT_VERIFY_INLINE_MAX", VERIFY_INLINE_MAX))
     return render_template(
         "console/audit/index.html", page=page, error=error, notice=notice, form=request.args, kept=kept,
+        error_field=error_field if error_field in FIELDS else None,
         events=search.event_names(db), chain=search.chain_status(db, inline_max=inline_max),
         chain_problem=chain_problem), status
 
@@ -93,7 +94,7 @@ def index(ctx: AuthContext) -> tuple[str, int]:
         filters, before, after = _read()
         criteria = search.resolve(db, filters)
     except search.InvalidFilter as exc:
-        return _render(400, error=filter_message(exc))
+        return _render(400, error=filter_message(exc), error_field=exc.field)
     except search.NoMatch as exc:
         _audited(ctx, audit.Event.AUDIT_SEARCHED, filters)
         return _render(page=search.Page([], None, None), notice=no_match_message(exc))
@@ -109,7 +110,7 @@ def export(ctx: AuthContext) -> Response | tuple[str, int]:
         filters = search.parse_filters(request.args)
         criteria = search.resolve(db, filters)
     except search.InvalidFilter as exc:
-        return _render(400, error=filter_message(exc))
+        return _render(400, error=filter_message(exc), error_field=exc.field)
     except search.NoMatch as exc:
         _audited(ctx, audit.Event.AUDIT_SEARCHED, filters)
         return _render(400, page=search.Page([], None, None), notice=no_match_message(exc))

@@ -24,10 +24,10 @@ from sqlalchemy import case
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from idp import wording
 from idp.accounts import roles
 from idp.accounts.session import AuthContext
 from idp.assurance.levels import ACR_VALUES
-from idp.assurance.policy import parse_acr
 from idp.console import client_forms
 from idp.console.client_forms import ClientForm
 from idp.console.client_forms import TokenForm
@@ -54,9 +54,9 @@ def status_text(status: str) -> str:
 
 
 def acr_text(value: str) -> str:
-    """``urn:th:digitalid:ial2:aal2`` → ``IAL2, AAL2`` (an unknown value as it is)."""
-    levels = parse_acr(value)
-    return _("IAL%(ial)d, AAL%(aal)d", ial=levels[0], aal=levels[1]) if levels else value
+    """``urn:th:digitalid:ial2:aal2`` → "Verified identity (IAL2); Two-step sign-in (AAL2)" (an
+    unknown value as it is): the words citizens read, with the codes staff work with."""
+    return wording.acr_words(value, staff=True)
 
 
 def assurance_text(values: list[str]) -> str:

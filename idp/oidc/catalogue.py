@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from idp import wording
 from idp.assurance.policy import parse_acr
 from idp.db import get_session
 from idp.http import CSP
@@ -42,19 +43,22 @@ class Service:
 
 
 def ial_words(ial: int) -> str | None:
+    """The identity an e-Service needs, in the words every page uses for the level, and how it is got."""
     if ial >= 3:
-        return _("An identity verified in person at a service counter (IAL3)")
+        return _("%(level)s: at a service counter, an officer checks your card and compares you with its photo",
+                 level=wording.ial_words(3))
     if ial == 2:
-        return _("A verified identity (IAL2): your national ID card checked against the national registry")
+        return _("%(level)s: your national ID card checked against the national registry",
+                 level=wording.ial_words(2))
     return None
 
 
 def aal_words(aal: int) -> str:
     if aal >= 3:
-        return _("The strongest sign-in (AAL3): a hardware security key with a PIN or fingerprint")
+        return _("%(level)s, unlocked with a PIN or fingerprint", level=wording.aal_words(3))
     if aal == 2:
-        return _("A strong sign-in (AAL2): a second factor or a passkey")
-    return _("Any sign-in (AAL1)")
+        return _("%(level)s: a second factor or a passkey", level=wording.aal_words(2))
+    return _("Any sign-in")
 
 
 def assurance_words(acr_values: list[str]) -> list[list[str]]:

@@ -11,6 +11,8 @@ import datetime as dt
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
+from idp import wording
+
 
 def error(code: str) -> str:
     return {
@@ -234,8 +236,8 @@ def decision_mail(status: str, level: int, reason: str | None) -> tuple[str, str
     never the officer's note."""
     if status == "approved":
         return (_("Your identity is verified"),
-                _("Your identity verification was approved. Your Digital ID is now verified at "
-                  "IAL%(level)d.", level=level))
+                _("Your identity verification was approved. Your Digital ID now shows: %(level)s.",
+                  level=wording.ial_words(level)))
     return (_("Your identity verification was not approved"),
             _("An identity officer reviewed your case and could not approve it.\n\n"
               "Reason: %(reason)s\n\n"

@@ -109,6 +109,6 @@ def erase_proofing(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
         return render_template("privacy/erase_proofing.html", ctx=ctx,
                                error=_("Tick the box to confirm that you want your proofing data erased.")), 400
     privacy.erase_proofing(db, ctx.user, now=clock.utc_now())
-    flash(_("Your proofing data was erased. e-Services that need a verified identity (IAL2) will ask you to "
+    flash(_("Your proofing data was erased. e-Services that need a verified identity will ask you to "
             "verify again."))
     return redirect(url_for("privacy.my_data"))

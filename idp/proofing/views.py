@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response
 
 from idp import clock
 from idp import journey
+from idp import wording
 from idp.accounts.session import AuthContext
 from idp.db import get_session
 from idp.mail import send_mail
@@ -128,7 +129,7 @@ def confirm(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
             return redirect(url_for("proofing.status", next=next_url))
         return render_template("proofing/confirm.html", next=next_url, error=messages.error(exc.code)), 400
     send_mail(ctx.user.email, _("Your identity is verified"),
-              _("Your Digital ID is now verified at IAL%(level)d.", level=case.level))
+              _("Your Digital ID now shows: %(level)s.", level=wording.ial_words(case.level)))
     return journey.resume(next_url)
 
 

@@ -18,6 +18,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,9 @@ def _stop(server: BaseWSGIServer, thread: threading.Thread) -> None:
     server.server_close()
 
 
-@pytest.fixture
-def live_idp(tmp_path: Path, keys_dir: Path, database_url: str) -> Iterator[LiveIdp]:
-    """The IdP on 127.0.0.1:<free port>, issuer ``http://localhost:<port>``, a fresh database."""
+@contextmanager
+def serve_idp(folder: Path, keys_dir: Path, database_url: str) -> Iterator[LiveIdp]:
+    """The IdP on 127.0.0.1:<free port>, issuer ``http://localhost:<port>``, on ``database_url``."""
     deferred = _Deferred()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, deferred, threaded=True)
     issuer = f"http://localhost:{server.server_port}"
@@ -154,9 +155,9 @@ def live_idp(tmp_path: Path, keys_dir: Path, database_url: str) -> Iterator[Live
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
         "KEYS_DIR": str(keys_dir),
-        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_OUTBOX_DIR": str(folder / "outbox"),
     }
-    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "instance")
+    os.environ["IDP_INSTANCE_PATH"] = str(folder / "instance")
     try:
         app = create_app(config)
     finally:
@@ -169,6 +170,13 @@ def live_idp(tmp_path: Path, keys_dir: Path, database_url: str) -> Iterator[Live
     finally:
         _stop(server, thread)
         engine_of(app).dispose()
+
+
+@pytest.fixture
+def live_idp(tmp_path: Path, keys_dir: Path, database_url: str) -> Iterator[LiveIdp]:
+    """The IdP on a fresh database, for one test."""
+    with serve_idp(tmp_path, keys_dir, database_url) as live:
+        yield live
 
 
 @dataclass

@@ -250,7 +250,7 @@ def test_step_up_from_password_to_passkey_for_an_aal2_eservice(
     sign_in_with_password(page, live_idp, expect_url=re.compile(re.escape(f"{live_idp.url}/signin/more?")))
 
     # Only the missing factor is asked for: the passkey, not the password again.
-    assert "AAL2" in page.inner_text("main")
+    assert "two-step sign-in" in page.inner_text("main")
     assert page.locator("#passkey-stepup").is_visible()
     assert page.locator("input[type=password]").count() == 0
     assert eservice.callbacks == []

@@ -44,18 +44,20 @@ def test_assurance_in_plain_words(app: Flask, client: FlaskClient) -> None:
     # Sorted: Land office, Library card, Social security.
     land_part, library_part, social_part = page[land:library], page[library:social], page[social:]
 
-    assert "A strong sign-in (AAL2): a second factor or a passkey" in land_part
-    assert "A verified identity (IAL2)" not in land_part
-    assert "A verified identity (IAL2)" in social_part.split("What the levels mean")[0]
-    assert "Any sign-in (AAL1)" in library_part and "(AAL2)" not in library_part
+    assert "Two-step sign-in: a second factor or a passkey" in land_part
+    assert "Verified identity:" not in land_part
+    assert "Verified identity: your national ID card" in social_part.split("What the levels mean")[0]
+    assert "Any sign-in" in library_part and "Two-step" not in library_part
+    services = page.split("What the levels mean")[0]
+    assert "IAL" not in services and "AAL" not in services  # codes only in the glossary below
 
 
 def test_assurance_words_for_unknown_and_several_values(app: Flask) -> None:
     with app.test_request_context(headers=EN):
-        assert assurance_words([]) == [["Any sign-in (AAL1)"]]
-        assert assurance_words(["urn:example:other"]) == [["Any sign-in (AAL1)"]]
+        assert assurance_words([]) == [["Any sign-in"]]
+        assert assurance_words(["urn:example:other"]) == [["Any sign-in"]]
         both = assurance_words(["urn:th:digitalid:ial2:aal2", "urn:th:digitalid:ial3:aal3"])
-        assert len(both) == 2 and len(both[0]) == 2 and "(AAL3)" in both[1][1]
+        assert len(both) == 2 and len(both[0]) == 2 and "hardware security key" in both[1][1]
 
 
 def test_what_each_asks_for(app: Flask, client: FlaskClient) -> None:

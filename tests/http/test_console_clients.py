@@ -175,7 +175,7 @@ def test_the_list_shows_pending_first_with_reasons_and_agency(app, admin, rp):
     assert rows[0] == (pending_id, "pending") and (rp.client.client_id, "active") in rows
     assert "Registrations waiting for approval" in page and 'data-reason="scope_not_allowed"' in page
     assert "It asks for scopes outside those the agency" in page
-    assert "Department of Lands" in page and "IAL2, AAL2" in page
+    assert "Department of Lands" in page and "Verified identity (IAL2); Two-step sign-in (AAL2)" in page
     assert "ใบอนุญาตร้านอาหาร" in page and "Restaurant licence" in page
     assert 'href="/console/clients/new"' in page
 

@@ -74,7 +74,7 @@ def start(client, rp, headers=EN, **extra):
 
 
 def hidden_next(page) -> str:
-    found = re.search(r'name="next" value="([^"]+)"', page.text.split("<main>", 1)[-1])
+    found = re.search(r'name="next" value="([^"]+)"', page.text.split("<main ", 1)[-1])
     assert found, page.text[:2000]
     return html.unescape(found.group(1))
 
@@ -318,7 +318,7 @@ def back_link(page) -> str:
 
 def names(page, name):
     """The page names the waiting e-Service and offers the way back to it."""
-    main = page.text.split("<main>", 1)[1]
+    main = page.text.split("<main ", 1)[1]
     return name in main and 'class="journey-back"' in main
 
 

@@ -454,7 +454,7 @@ def test_approval_raises_the_ial_and_emails_the_applicant(app, clock):
     sent = mails(app, APPLICANT)
     assert len(sent) == 1
     subject, body = sent[0]
-    assert "verified" in subject and "IAL2" in body and "PRIVATE-NOTE" not in body
+    assert "verified" in subject and "Verified identity" in body and "PRIVATE-NOTE" not in body
     assert f'data-case="{case_id}"' not in client.get("/officer/cases").text
 
 
@@ -580,7 +580,7 @@ def test_in_person_verification_end_to_end_gives_ial3(app, clock):
     wrong = bind(applicant, "000000" if code != "000000" else "111111")
     assert wrong.status_code == 400 and "not correct" in wrong.text
     done = bind(applicant, code)
-    assert done.status_code == 200 and "IAL3" in done.text
+    assert done.status_code == 200 and "Identity verified in person" in done.text
     assert user_of(app).ial == 3
     case = case_of(app, case.id)
     assert case.status == "approved" and case.decided_by == officer_id and case.decision_reason == "in_person_verified"
@@ -591,7 +591,7 @@ def test_in_person_verification_end_to_end_gives_ial3(app, clock):
     approved = events(app, "proofing_approved")
     assert approved[-1].details["method"] == "counter" and approved[-1].details["by"] == officer_id
     (_, body), = mails(app, APPLICANT)
-    assert "IAL3" in body
+    assert "Identity verified in person" in body
     assert bind(applicant, code).status_code == 400  # once only
 
 

@@ -125,7 +125,7 @@ def test_my_data_shows_the_verified_names_and_a_masked_national_id(app, client, 
     page = client.get("/my-data", headers=EN)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
     text = page.text
-    for value in (EMAIL, "Somchai", "Jaidee", "สมชาย", "ใจดี", "1985-03-14", "IAL2"):
+    for value in (EMAIL, "Somchai", "Jaidee", "สมชาย", "ใจดี", "1985-03-14", "Verified identity"):
         assert value in text
     assert "•••••••••" + NUMBER[-4:] in text
     assert NUMBER not in text

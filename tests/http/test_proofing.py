@@ -98,7 +98,7 @@ def test_automatic_approval_when_every_check_passes(app, client, user):
         assert b"1999900001010" not in identity.national_id_encrypted and b"Somchai" not in identity.claims_encrypted
         assert b"1999900001010" not in case.evidence_encrypted
     page = client.get("/proofing", headers={"Accept-Language": "en"}).text
-    assert "IAL2" in page
+    assert "Verified identity" in page
 
 
 @pytest.mark.parametrize("change, reason", [({"laser_code": "JT0-1000001-99"}, "laser_code_mismatch"),
