@@ -20,6 +20,7 @@ from flask import session as cookie
 from flask import url_for
 from werkzeug.wrappers import Response
 
+from idp import journey
 from idp.accounts import messages
 from idp.accounts import recovery
 from idp.accounts import session as auth_session
@@ -36,6 +37,13 @@ PENDING = "password_reset"  # cookie: the id of the reset this browser opened
 NEXT = "password_reset_next"  # cookie: where the person was going when they asked
 DONE = "password_reset_done"  # cookie: what the done page tells
 WEBAUTHN_STATE = "password_reset_webauthn"
+
+
+@bp.context_processor
+def _waiting() -> dict[str, Any]:
+    """Each page of a reset asked for on the way to an e-Service names it (``_journey.html`` reads
+    ``next``), in the browser that asked."""
+    return {"next": cookie.get(NEXT)}
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -114,6 +122,7 @@ def reset() -> Response | str | tuple[str, int]:
                                    ial_lowered=done.ial_before is not None)
     next_url = cookie.pop(NEXT, None)
     auth_session.sign_in(db, done.user, recovery.password_factor())  # AAL1, whatever was shown before
+    journey.mark_fresh()  # the sign-in the e-Service's request (prompt=login) was waiting for
     cookie[DONE] = {"next": safe_next(next_url, url_for("accounts.home")), "removed": done.factors_removed,
                     "lowered": done.ial_before is not None}
     return redirect(url_for("recovery.done"))
@@ -154,7 +163,7 @@ def done() -> Response | str:
     shown = cookie.pop(DONE, None)
     if not isinstance(shown, dict):
         return redirect(url_for("authn.security_page"))
-    return render_template("recovery/done.html", shown=shown)
+    return render_template("recovery/done.html", shown=shown, next=shown.get("next"))
 
 
 # -- a passkey or security key as the second factor (JSON; CSRF token in the X-CSRFToken header) --------

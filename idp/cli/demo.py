@@ -22,6 +22,7 @@ from idp.oidc.models import Client
 DEMO_EMAIL = "somchai@example.com"
 DEMO_PASSWORD = "demo-citizen-2026"
 DEMO_CLIENT_NAME = "Restaurant business licence (demo)"
+DEMO_CLIENT_NAME_TH = "ใบอนุญาตประกอบกิจการร้านอาหาร (ทดลอง)"  # what the journey's pages say in Thai
 # Demo account only: a published seed, so anyone trying `make run` can pass the AAL2 step-up
 # with any authenticator app (or `python -c "import pyotp; print(pyotp.TOTP('...').now())"`).
 DEMO_TOTP_SECRET = "KRUGC2JAIRUWO2LUMFWCASKEEBCGK3LP"
@@ -62,7 +63,8 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
         if existing is not None:
             existing.active = False
             db.commit()
-        new = create_client(db, name=DEMO_CLIENT_NAME, redirect_uris=[f"{eservice_url}/callback"],
+        new = create_client(db, name=DEMO_CLIENT_NAME, name_th=DEMO_CLIENT_NAME_TH,
+                            redirect_uris=[f"{eservice_url}/callback"],
                             post_logout_redirect_uris=[f"{eservice_url}/"], scope="openid profile email",
                             join_sector=True)  # replaces the demo's own earlier client
         fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

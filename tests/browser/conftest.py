@@ -4,11 +4,17 @@ The IdP runs on a background thread (werkzeug) bound to 127.0.0.1, and the brows
 ``http://localhost:PORT``: WebAuthn refuses IP addresses as RP ids, and the IdP derives its RP id
 and origin from ``ISSUER``. Passkeys live in Chromium's virtual authenticator (CDP ``WebAuthn``),
 one per test. No ``playwright install``: the browser is the system's ``/usr/bin/chromium``.
+
+The journeys of issue 11 run once in Thai and once in English (the ``lang`` fixture: the browser's
+language) and photograph each step to ``screenshots/<test>/<lang>/NN-step.png`` (gitignored), so a
+reviewer can look at every page a person saw after ``make test``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -19,15 +25,22 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale
+from flask_babel import gettext
+from flask_babel import ngettext
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
+from examples.eservice.app import create_app as create_eservice
 from idp import create_app
 from idp import migrate
+from idp.cli.demo import DEMO_CLIENT_NAME
+from idp.cli.demo import DEMO_CLIENT_NAME_TH
 from idp.db import engine_of
+from tests.factories import make_client
 
 CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -41,6 +54,10 @@ PASSKEY_AUTHENTICATOR = {
     "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True,
 }
 TIMEOUT_MS = 10_000
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+#: The journeys' languages, and the browser language (Accept-Language) a person of each has.
+LANGUAGES = ("th", "en")
+BROWSER_LOCALES = {"th": "th-TH", "en": "en-US"}
 # Chromium's virtual authenticator answers a conditional (autofill) request at once, without the
 # person choosing the passkey: the sign-in page would sign in by itself as it loads. Tests of the
 # password form and of the passkey button browse as a browser without conditional UI does.
@@ -98,6 +115,19 @@ class LiveIdp:
         """A new SQLAlchemy session on the server's database (use it in a ``with`` block)."""
         session: Session = self.app.extensions["idp.db"]()
         return session
+
+    def mail_to(self, address: str) -> list[str]:
+        """The messages sent to ``address``, oldest first, as the outbox's readable ``.txt`` copies
+        (headers, a blank line, the text), which is what a developer reads with ``cat``."""
+        outbox = Path(self.app.config["MAIL_OUTBOX_DIR"])
+        texts = [path.read_text(encoding="utf-8") for path in sorted(outbox.glob("*.txt"))] if outbox.is_dir() else []
+        return [text for text in texts if f"\nTo: {address}\n" in "\n" + text.partition("\n\n")[0] + "\n"]
+
+    def words(self, lang: str, message: str, plural: str | None = None, **values: Any) -> str:
+        """``message`` as the IdP says it in ``lang`` (its catalogue), to look for on a page;
+        with ``plural``, the form for ``num``."""
+        with self.app.test_request_context(), force_locale(lang):
+            return ngettext(message, plural, **values) if plural is not None else gettext(message, **values)
 
 
 def _serve(server: BaseWSGIServer) -> threading.Thread:
@@ -182,9 +212,43 @@ def eservice() -> Iterator[EService]:
         _stop(server, thread)
 
 
-def new_context(browser: Any, *, conditional_ui: bool = False) -> Any:
-    """A fresh browser profile (no cookies), in English so the assertions read the English texts."""
-    ctx = browser.new_context(locale="en-US")
+@dataclass
+class DemoEService:
+    """The demo e-Service (``examples/eservice``), the reference RP, registered at the live IdP."""
+
+    url: str  # http://localhost:PORT
+    name: str
+    name_th: str
+    client_id: str
+
+
+@pytest.fixture
+def demo_eservice(live_idp: LiveIdp) -> Iterator[DemoEService]:
+    """The demo e-Service on ``http://localhost:<free port>``, under the names ``idp demo seed`` gives it.
+
+    Threaded: its renew page calls its own licence API over HTTP.
+    """
+    deferred = _Deferred()
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, deferred, threaded=True)
+    base = f"http://localhost:{server.server_port}"
+    name, name_th = DEMO_CLIENT_NAME, DEMO_CLIENT_NAME_TH
+    registered = make_client(live_idp.app, name=name, name_th=name_th,
+                             redirect_uris=[f"{base}/callback"], post_logout_redirect_uris=[f"{base}/"])
+    deferred.app = create_eservice({
+        "ESERVICE_ISSUER": live_idp.url, "ESERVICE_CLIENT_ID": registered.client.client_id,
+        "ESERVICE_CLIENT_SECRET": registered.client_secret, "ESERVICE_REDIRECT_URI": f"{base}/callback",
+        "ESERVICE_POST_LOGOUT_REDIRECT_URI": f"{base}/"})
+    thread = _serve(server)
+    try:
+        yield DemoEService(url=base, name=name, name_th=name_th, client_id=registered.client.client_id)
+    finally:
+        _stop(server, thread)
+
+
+def new_context(browser: Any, *, conditional_ui: bool = False, locale: str = "en-US",
+                user_agent: str | None = None) -> Any:
+    """A fresh browser profile (no cookies); in English unless ``locale`` says otherwise."""
+    ctx = browser.new_context(locale=locale, **({"user_agent": user_agent} if user_agent else {}))
     ctx.set_default_timeout(TIMEOUT_MS)
     if not conditional_ui:
         ctx.add_init_script(NO_CONDITIONAL_UI)
@@ -237,3 +301,76 @@ def add_authenticator(page: Any, **overrides: Any) -> Authenticator:
 def authenticator(page: Any) -> Authenticator:
     """A passkey-capable platform authenticator (resident keys, user verification) for ``page``."""
     return add_authenticator(page)
+
+
+# -- The journeys, in Thai and in English --------------------------------------------------------------
+
+
+@pytest.fixture(params=LANGUAGES)
+def lang(request: pytest.FixtureRequest) -> str:
+    """The person's language: their browser's (Accept-Language), so every page and email is in it."""
+    return str(request.param)
+
+
+@dataclass
+class Screenshots:
+    """``screenshots/<test>/<lang>/``, numbered in the order the steps happened (in any browser)."""
+
+    folder: Path
+    taken: int = 0
+
+    def take(self, page: Any, name: str) -> None:
+        self.taken += 1
+        page.screenshot(path=str(self.folder / f"{self.taken:02d}-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def screenshots(request: pytest.FixtureRequest, lang: str) -> Screenshots:
+    """This test's folder for this language, emptied of an earlier run's pictures."""
+    folder = SCREENSHOTS / request.node.originalname / lang
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return Screenshots(folder)
+
+
+@dataclass
+class Journey:
+    """One person's browser on a journey in one language: each step is checked and photographed."""
+
+    page: Any
+    lang: str
+    live: LiveIdp
+    shots: Screenshots
+
+    def step(self, name: str) -> None:
+        """The IdP's page is in the person's language; the picture is ``NN-name.png``."""
+        self.page.wait_for_load_state()
+        if self.page.url.startswith(self.live.url + "/"):
+            assert self.page.get_attribute("html", "lang") == self.lang, (name, self.page.url)
+        self.shots.take(self.page, name)
+
+    def words(self, message: str, plural: str | None = None, **values: Any) -> str:
+        return self.live.words(self.lang, message, plural, **values)
+
+    def submit(self, form: str, button: str = "button[type=submit]") -> None:
+        """Press ``button`` of the form ``form`` (a selector) and wait for the next page."""
+        with self.page.expect_navigation():
+            self.page.click(f"{form} {button}")
+
+
+@contextlib.contextmanager
+def browsing(browser: Any, live: LiveIdp, lang: str, shots: Screenshots, *,
+             locale: str | None = None, user_agent: str | None = None) -> Iterator[Journey]:
+    """A fresh browser profile whose language is ``lang`` (or ``locale``), on its journey."""
+    ctx = new_context(browser, locale=locale or BROWSER_LOCALES[lang], user_agent=user_agent)
+    try:
+        yield Journey(page=ctx.new_page(), lang=lang, live=live, shots=shots)
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def journey(browser: Any, live_idp: LiveIdp, lang: str, screenshots: Screenshots) -> Iterator[Journey]:
+    """A person whose browser speaks ``lang``."""
+    with browsing(browser, live_idp, lang, screenshots) as started:
+        yield started

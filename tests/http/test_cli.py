@@ -18,6 +18,7 @@ from idp.cli import keys
 from idp.cli import serve
 from idp.cli import users
 from idp.db import get_session
+from idp.oidc.models import Client
 from tests.factories import make_user
 
 for _module in (clients, db, demo, keys, serve, users):
@@ -89,6 +90,10 @@ def test_demo_seed_is_idempotent(app, run):
     assert saved["client_id"] and saved["client_secret"]
     with app.app_context():  # one demo authenticator each for the citizen and the staff member, however often
         assert get_session().scalar(select(func.count()).select_from(TotpCredential)) == 2
+        [eservice] = get_session().scalars(select(Client)).all()
+        # Every page of the journey names the waiting e-Service in the reader's language.
+        assert (eservice.display_name("th"), eservice.display_name("en")) == (
+            "ใบอนุญาตประกอบกิจการร้านอาหาร (ทดลอง)", "Restaurant business licence (demo)")
 
 
 def test_init_is_safe_to_run_again(run):

@@ -13,6 +13,7 @@ import email
 import email.policy
 import re
 import time
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -37,9 +38,12 @@ from idp.proofing.models import VerifiedIdentity
 from tests.factories import PASSWORD
 from tests.factories import make_client
 from tests.factories import make_user
+from tests.flows import authorize_url
 from tests.flows import basic
 from tests.flows import csrf_of
 from tests.flows import full_flow
+from tests.flows import pkce_pair
+from tests.flows import query_of
 from tests.flows import sign_in
 from tests.support.soft_authenticator import SoftAuthenticator
 
@@ -169,6 +173,58 @@ def test_forgotten_password_end_to_end_with_a_single_use_link(app, client, user)
     assert subjects == ["Reset your Digital ID password", "Your Digital ID password was reset"]
     for name in ("password_reset_requested", "password_reset_link_opened", "password_reset_completed"):
         assert [e.user_id for e in events(app, name)] == [user.id], name
+
+
+def reset_from_an_eservice(app, client, **params):
+    """An e-Service's request sends the person to sign in; they take "Forgot your password?" there
+    and finish the reset. :returns: the request's URL and where the done page's "Continue" goes."""
+    rp = make_client(app)
+    signin = client.get(authorize_url(rp.client.client_id, pkce_pair()[1], **params)).headers["Location"]
+    request_url = query_of(signin)["next"]
+    page = client.get("/password/forgot", query_string={"next": request_url}, headers=EN)
+    client.post("/password/forgot", headers=EN, data={"email": "citizen@example.com", "next": request_url,
+                                                      "csrf_token": csrf_of(page.text)})
+    open_link(client, reset_link(app))
+    assert new_password(client).headers["Location"] == "/password/reset/done"
+    done = client.get("/password/reset/done", headers=EN).text
+    return request_url, unescape(re.search(r'<a class="button" href="([^"]+)"', done).group(1))
+
+
+def test_a_reset_started_from_an_eservice_is_the_sign_in_its_request_asked_for(app, client, user):
+    """``prompt=login``: choosing the new password was the sign-in; the request goes on to consent."""
+    request_url, continue_to = reset_from_an_eservice(app, client, prompt="login")
+    assert continue_to == request_url
+    consent = client.get(continue_to, headers=EN)
+    assert consent.status_code == 200 and 'name="decision"' in consent.text
+    code = client.post(continue_to, data={"decision": "allow", "csrf_token": csrf_of(consent.text)})
+    assert "code" in query_of(code.headers["Location"])
+    # Once only: the next request with prompt=login asks for the password again.
+    again = client.get(authorize_url(make_client(app, name="Another").client.client_id, pkce_pair()[1],
+                                     prompt="login"))
+    assert again.headers["Location"].startswith("/signin?")
+
+
+def test_every_page_of_a_reset_started_from_an_eservice_names_it(app, client, user):
+    with_totp(app)
+    rp = make_client(app, name="Restaurant licence")
+    signin = client.get(authorize_url(rp.client.client_id, pkce_pair()[1])).headers["Location"]
+    request_url = query_of(signin)["next"]
+    page = client.get("/password/forgot", query_string={"next": request_url}, headers=EN)
+    sent = client.post("/password/forgot", headers=EN, data={"email": "citizen@example.com", "next": request_url,
+                                                             "csrf_token": csrf_of(page.text)})
+    pages = {"forgot": page.text, "sent": client.get(sent.headers["Location"], headers=EN).text}
+    path = reset_link(app)
+    pages["link"] = client.get(path, headers=EN).text
+    elsewhere = app.test_client().get(path, headers=EN).text  # a browser that did not come from the e-Service
+    assert "Reset your password" in elsewhere and "You are on your way" not in elsewhere
+    open_link(client, path)
+    pages["factor"] = client.get("/password/reset", headers=EN).text
+    factor(client, "totp", totp.code_at(SECRET, totp.current_step()))
+    pages["new password"] = client.get("/password/reset", headers=EN).text
+    new_password(client)
+    pages["done"] = client.get("/password/reset/done", headers=EN).text
+    for name, text in pages.items():
+        assert "You are on your way to Restaurant licence." in text, name
 
 
 def test_an_expired_link_fails(app, client, user, clock):
