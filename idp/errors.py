@@ -38,22 +38,37 @@ def _messages() -> dict[int, str]:
     }
 
 
+def _default_message(status: int) -> str:
+    return _messages().get(status, _("The request could not be completed."))
+
+
 def render_error(status: int, message: str | None = None, *, title: str | None = None) -> tuple[str, int]:
-    text = message or _messages().get(status, _("The request could not be completed."))
+    text = message or _default_message(status)
     return render_template("errors/error.html", status=status, title=title, message=text), status
 
 
 def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    """The error as JSON on protocol routes, as a page for people.
+
+    Nothing here reads the request body: the error may be about that very body (413), and
+    reading it again would raise again.
+    """
     if isinstance(exc, AuthlibHTTPException):
         return exc.get_response()  # a protocol error Authlib already shaped (with WWW-Authenticate)
     status = exc.code or 500
+    error = ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
     if _is_protocol():
-        body = {"error": ERROR_CODES.get(status, "server_error" if status >= 500 else "invalid_request")}
-        response = jsonify(body)
-        response.status_code = status
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return _json({"error": error}, status)
+    if request.is_json:  # a page's script (the WebAuthn ceremonies) shows ``message`` to the person
+        return _json({"error": error, "message": _default_message(status)}, status)
     return render_error(status)
+
+
+def _json(body: dict[str, str], status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _csrf_error(exc: CSRFError) -> tuple[str, int]:

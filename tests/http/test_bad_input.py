@@ -22,6 +22,34 @@ def rp(app):
     return make_client(app)
 
 
+# -- bodies over the size limit -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/signin", "/signup", "/authorize", "/console/", "/logout",
+                                  "/webauthn/register"])
+def test_an_oversized_body_gets_a_413_page_on_any_path(client, path):
+    """Also where CSRF protection reads the form first, and where no route matches: the error page
+    does not read the body again (it chooses its language from the query string only)."""
+    response = client.post(path, data={"field": "x" * (64 * 1024)}, headers=EN)
+    assert response.status_code == 413
+    assert "The request is too large." in response.text
+
+
+@pytest.mark.parametrize("path", ["/token", "/introspect", "/revoke", "/register", "/userinfo"])
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "application/json"])
+def test_an_oversized_body_gets_413_invalid_request_on_protocol_routes(client, path, content_type):
+    """Before the credentials are looked at: a 413 whatever the Authorization header says."""
+    response = client.post(path, data=b"a=" + b"x" * (64 * 1024), content_type=content_type,
+                           headers={"Authorization": "Bearer nothing"})
+    assert response.status_code == 413 and response.json == {"error": "invalid_request"}
+
+
+def test_an_oversized_json_body_from_a_page_script_gets_json(client):
+    response = client.post("/webauthn/authenticate/options", data=b"[" + b"1," * 40_000 + b"1]",
+                           content_type="application/json", headers=EN)
+    assert response.status_code == 413 and response.json["message"] == "The request is too large."
+
+
 # -- Basic credentials at the client authentication endpoints ---------------------------------------
 
 
