@@ -28,6 +28,7 @@ from idp.authn import steps
 from idp.authn import throttle
 from idp.authn.messages import wait_message
 from idp.db import get_session
+from idp.db import parse_row_id
 from idp.http import safe_next
 from idp.mail import send_mail
 from idp.oidc import consent
@@ -156,9 +157,9 @@ def connected_services() -> Response | str:
     if ctx is None:
         return redirect(url_for("accounts.signin", next=url_for("accounts.connected_services")))
     if request.method == "POST":
-        client_id = request.form.get("client", "")
-        if client_id.isdigit():
-            consent.withdraw_consent(db, user_id=ctx.user.id, client_id=int(client_id))
+        client_id = parse_row_id(request.form.get("client"))
+        if client_id is not None:
+            consent.withdraw_consent(db, user_id=ctx.user.id, client_id=client_id)
         return redirect(url_for("accounts.connected_services"))
     rows = consent.list_consents(db, user_id=ctx.user.id)
     return render_template("accounts/connected.html", rows=rows, describe=consent.describe)

@@ -87,7 +87,7 @@ def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> 
     max_age = None
     if data.get("max_age") not in (None, ""):
         raw = data.get("max_age")
-        if not raw.isdigit() or len(raw) > 10:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
             raise invalid("max_age must be a non-negative integer.")
         max_age = int(raw)
     try:
