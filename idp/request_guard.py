@@ -4,9 +4,9 @@ A body over ``MAX_CONTENT_LENGTH`` gets 413, and a NUL character in the path, th
 form or a JSON body gets 400 (PostgreSQL cannot store one; the error handlers in
 :mod:`idp.errors` answer protocol routes with OAuth JSON and people with a page). This runs on
 every request, unknown paths included, and before CSRF protection, which reads the form.
-Route ids (``<int:...>``) stop at the integer columns' range. The database boundary
-(:func:`idp.db._refuse_unstorable`) catches what arrives inside tokens. See docs/security.md,
-section "input".
+Route ids (``<int:...>``) stop at the integer columns' range, and JSON bodies nested past
+Python's recursion limit are bad JSON. The database boundary (:func:`idp.db._refuse_unstorable`)
+catches what arrives inside tokens. See docs/security.md, section "input".
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 from flask import current_app
 from flask import request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
@@ -33,6 +34,18 @@ class RowId(IntegerConverter):
     def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None, max: int | None = INTEGER_MAX,
                  signed: bool = False) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
+class RequestJSON(DefaultJSONProvider):
+    """Flask's JSON, where a body nested past Python's recursion limit is bad JSON (a
+    ``ValueError``: ``get_json`` answers 400, or ``None`` when silent), not a ``RecursionError``.
+    64 KB of ``[`` is enough to reach the limit."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError as exc:
+            raise ValueError("JSON nested too deeply") from exc
 
 
 def has_nul(value: Any) -> bool:
@@ -70,4 +83,5 @@ def _multidict_has_nul(data: Any) -> bool:
 def init_app(app: Flask) -> None:
     """Register before anything that reads the request (CSRF protection, blueprints' routes)."""
     app.url_map.converters["int"] = RowId
+    app.json = RequestJSON(app)
     app.before_request(refuse_bad_input)

@@ -199,6 +199,48 @@ def test_a_nul_inside_a_signed_assertion_stops_at_the_database_boundary(client, 
     assert _introspect_with(client, _assertion(key, iss=cid, sub=cid, jti="j-ok")).status_code == 200
 
 
+# -- JSON nested past Python's recursion limit ------------------------------------------------------
+
+DEEP = b"[" * 20_000  # json.loads raises RecursionError long before it sees that nothing closes
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def test_a_deeply_nested_json_body_is_bad_json(app, client):
+    from idp.oidc.registration import issue_initial_token
+
+    with app.app_context():
+        token = issue_initial_token(get_session(), agency="Deep", allowed_scopes=["profile"], max_ial=1, max_aal=2,
+                                    days=1).token
+    response = client.post("/register", data=DEEP, content_type="application/json",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 400 and response.json["error"] == "invalid_client_metadata"
+    csrf = csrf_of(client.get("/signin").text)
+    response = client.post("/webauthn/authenticate", data=DEEP, content_type="application/json",
+                           headers={"X-CSRFToken": csrf})
+    assert response.status_code == 400 and response.json["error"]
+
+
+@pytest.mark.parametrize("part", ["header", "payload"])
+def test_a_deeply_nested_client_assertion_is_invalid_client(client, jwt_rp, part):
+    deep, flat = _b64url(DEEP[:5000]), _b64url(b'{"alg":"ES256"}')
+    assertion = ".".join([deep, flat, "c2ln"] if part == "header" else [flat, deep, "c2ln"])
+    response = _introspect_with(client, assertion)
+    assert response.status_code in (400, 401) and response.json["error"] == "invalid_client"
+
+
+def test_a_deeply_nested_jwks_in_the_console_is_a_form_error(app, clock):
+    from tests.staff import admin_client
+    from tests.staff import post
+
+    admin = admin_client(app, clock)
+    response = post(admin, "/console/clients/new", client_name="Deep", redirect_uris=REDIRECT_URI,
+                    scope="openid", token_endpoint_auth_method="private_key_jwt", jwks=DEEP.decode())
+    assert response.status_code == 400 and "jwks" in response.text
+
+
 # -- numbers beyond the columns --------------------------------------------------------------------
 
 
