@@ -17,12 +17,16 @@ from sqlalchemy import select
 
 from idp.db import get_session
 from idp.models import User
+from idp.oidc.authorize import MAX_LENGTHS
+from idp.oidc.authorize import MAX_REQUEST_URL
 from tests.factories import REDIRECT_URI
 from tests.factories import make_client
 from tests.factories import make_user
 from tests.flows import authorize_url
 from tests.flows import basic
 from tests.flows import csrf_of
+from tests.flows import exchange
+from tests.flows import follow_to_code
 from tests.flows import pkce_pair
 from tests.flows import query_of
 from tests.flows import sign_in
@@ -284,3 +288,49 @@ def test_max_age_that_is_not_a_small_number_is_invalid_request(client, rp, max_a
     response = client.get(authorize_url(rp.client.client_id, challenge, max_age=max_age))
     assert response.status_code == 302 and response.headers["Location"].startswith(REDIRECT_URI)
     assert query_of(response.headers["Location"])["error"] == "invalid_request"
+
+
+# -- oversized authorization requests --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(MAX_LENGTHS))
+def test_a_parameter_over_its_limit_is_invalid_request_to_the_rp(client, rp, name):
+    _, challenge = pkce_pair()
+    limit = MAX_LENGTHS[name]
+    within = client.get(authorize_url(rp.client.client_id, challenge, **{name: "a" * limit}))
+    assert "longer+than" not in within.headers["Location"]
+    over = client.get(authorize_url(rp.client.client_id, challenge, **{name: "a" * (limit + 1)}))
+    assert over.status_code == 302 and over.headers["Location"].startswith(REDIRECT_URI)
+    params = query_of(over.headers["Location"])
+    assert params["error"] == "invalid_request" and name in params["error_description"]
+    assert params["iss"] == "http://localhost"
+    assert params.get("state") == (None if name == "state" else "st-123")  # an oversized state is not echoed
+
+
+def test_a_request_over_the_url_limit_is_invalid_request_to_the_rp(client, rp):
+    _, challenge = pkce_pair()
+    claims = '{"userinfo":{' + ",".join(f'"c{i}":null' for i in range(200)) + "}}"
+    response = client.get(authorize_url(rp.client.client_id, challenge, claims=claims))
+    assert len(response.request.full_path) > MAX_REQUEST_URL
+    params = query_of(response.headers["Location"])
+    assert params["error"] == "invalid_request" and str(MAX_REQUEST_URL) in params["error_description"]
+
+
+def test_an_oversized_request_from_an_unknown_client_gets_a_page(client):
+    _, challenge = pkce_pair()
+    response = client.get(authorize_url("no-such-client", challenge, state="s" * 5000))
+    assert response.status_code == 400 and "Location" not in response.headers
+
+
+def test_a_request_at_the_limits_still_completes_after_sign_in(client, rp):
+    """The markers the IdP adds on the way through sign-in do not count against the limit."""
+    verifier, challenge = pkce_pair()
+    state, nonce = "s" * MAX_LENGTHS["state"], "n" * MAX_LENGTHS["nonce"]
+    base = authorize_url(rp.client.client_id, challenge, state=state, nonce=nonce, login_hint="citizen@example.com")
+    url = base + "&extension=" + "x" * (MAX_REQUEST_URL - len(base) - len("&extension="))  # unknown: ignored
+    assert len(url) == MAX_REQUEST_URL
+    callback = follow_to_code(client, url)
+    assert callback["state"] == state
+    token = exchange(client, callback["code"], client_id=rp.client.client_id, secret=rp.client_secret,
+                     verifier=verifier)
+    assert token.status_code == 200, token.text
