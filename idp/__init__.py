@@ -36,11 +36,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp import http
     from idp import i18n
     from idp import outbound
+    from idp import request_guard
     from idp.extensions import csrf
 
     db.init_app(app)
     i18n.init_app(app)
     http.init_app(app)
+    request_guard.init_app(app)  # before CSRF protection and the blueprints: it checks the input they read
     csrf.init_app(app)
     outbound.init_app(app)
 

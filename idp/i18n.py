@@ -19,9 +19,15 @@ from idp.extensions import babel
 
 
 def select_locale() -> str | None:
+    """The language of this response.
+
+    ``ui_locales`` is read from the query string only, never the body: a POSTed authorization
+    request continues as a GET (``oidc.views``), and the locale is also chosen for the error
+    page about a body that could not be read (413), which must not read it again.
+    """
     languages: list[str] = current_app.config["LANGUAGES"]
     # OIDC Core §3.1.2.1 ui_locales: space-separated BCP 47 tags in preference order.
-    for tag in (request.values.get("ui_locales") or session.get("ui_locales") or "").split():
+    for tag in (request.args.get("ui_locales") or session.get("ui_locales") or "").split():
         base = tag.split("-")[0].lower()
         if base in languages:
             return base

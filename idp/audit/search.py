@@ -29,6 +29,7 @@ from idp import audit
 from idp.accounts.service import find_by_email
 from idp.audit.models import AuditEvent
 from idp.audit.models import AuditHead
+from idp.db import parse_row_id
 from idp.oidc.models import Client
 
 PAGE_SIZE = 50
@@ -39,7 +40,6 @@ CSV_HEADER = ("seq", "time_utc", "event", "subject_id", "actor_id", "client_id",
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
-_ID = re.compile(r"\d{1,18}")  # fits a signed 64-bit column
 EVENT_MAX = 64  # any name the log holds can be searched for, however odd: it is a bound parameter
 EMAIL_MAX = 320
 CLIENT_ID_MAX = 64
@@ -166,9 +166,10 @@ def parse_person(value: str, *, field: str) -> Person:
         if len(value) > EMAIL_MAX:
             raise InvalidFilter(field, "bad_person")
         return Person(email=value)
-    if not _ID.fullmatch(value):
+    user_id = parse_row_id(value)
+    if user_id is None:
         raise InvalidFilter(field, "bad_person")
-    return Person(user_id=int(value))
+    return Person(user_id=user_id)
 
 
 def parse_filters(args: Mapping[str, str]) -> Filters:
@@ -201,9 +202,10 @@ def parse_seq(value: str | None, *, field: str) -> int | None:
     """A page key (``before``/``after``) from the query string."""
     if not value:
         return None
-    if not _ID.fullmatch(value):
+    seq = parse_row_id(value)
+    if seq is None:
         raise InvalidFilter(field, "bad_page")
-    return int(value)
+    return seq
 
 
 # -- queries ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from idp.authn.inventory import enrolled
 from idp.authn.models import RecoveryCode
 from idp.authn.models import TotpCredential
 from idp.authn.models import WebAuthnCredential
+from idp.db import parse_row_id
 
 NAME_MAX = 60
 KINDS: dict[str, Any] = {"totp": TotpCredential, "webauthn": WebAuthnCredential}
@@ -77,9 +78,10 @@ def overview(db: Session, ctx: AuthContext, *, config: Mapping[str, Any]) -> Ove
 
 def _find(db: Session, user: User, kind: str, ident: str) -> Any:
     model = KINDS.get(kind)
-    if model is None or not ident.isdigit():
+    row_id = parse_row_id(ident)
+    if model is None or row_id is None:
         return None
-    row = db.get(model, int(ident))
+    row = db.get(model, row_id)
     return row if row is not None and row.user_id == user.id else None
 
 

@@ -118,7 +118,7 @@ class ClientForm:
             return None
         try:
             value = json.loads(self.jwks)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past Python's limit
             raise ClientMetadataError("invalid_client_metadata", "jwks is not valid JSON.") from exc
         if not isinstance(value, dict):
             raise ClientMetadataError("invalid_client_metadata", "jwks must be a JWK Set object.")

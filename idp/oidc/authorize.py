@@ -38,6 +38,16 @@ from idp.proofing.service import REMOTE_PROOFING_IAL
 
 PROMPTS = {"none", "login", "consent", "select_account"}
 
+# The whole request, as a URL: it goes on through sign-in, step-up and proofing inside their
+# ``next`` parameter, which must still fit in a request line (gunicorn's default limit is 4,094
+# bytes). A POSTed request is held to the same length as the GET URL it continues as.
+MAX_REQUEST_URL = 2048
+# Characters per parameter, after URL decoding, for those the IdP echoes, stores or shows:
+# ``state`` goes back in the redirect, ``nonce`` into the code row and the ID token, ``login_hint``
+# onto the sign-in page (an email address has at most 254), ``ui_locales`` into the session
+# cookie. Every other parameter is bounded by MAX_REQUEST_URL. docs/security.md#input.
+MAX_LENGTHS = {"state": 512, "nonce": 255, "login_hint": 320, "acr_values": 512, "ui_locales": 64, "prompt": 64}
+
 
 class RequestNotSupported(OAuth2Error):
     error = "request_not_supported"
@@ -61,6 +71,24 @@ class OidcParams:
     hint_sub: str | None
     claims: dict[str, Any] = field(default_factory=dict)
     acr_values: list[str] = field(default_factory=list)
+
+
+def refuse_oversized(data: Any, *, url_length: int, redirect_uri: str) -> None:
+    """Raise ``invalid_request`` (to the already verified redirect URI, RFC 6749 §4.1.2.1) for a
+    request over :data:`MAX_REQUEST_URL` or a parameter over its :data:`MAX_LENGTHS`."""
+    for name, limit in MAX_LENGTHS.items():
+        if any(len(value) > limit for value in data.getlist(name)):
+            raise InvalidRequestError(f"The '{name}' parameter is longer than {limit} characters.",
+                                      redirect_uri=redirect_uri)
+    if url_length > MAX_REQUEST_URL:
+        raise InvalidRequestError(f"The authorization request is longer than {MAX_REQUEST_URL} characters.",
+                                  redirect_uri=redirect_uri)
+
+
+def echoed_state(data: Any) -> str | None:
+    """The ``state`` to send back with an error: not one over its limit, which is the error."""
+    state = data.get("state")
+    return state if state and len(state) <= MAX_LENGTHS["state"] else None
 
 
 def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> OidcParams:
@@ -89,7 +117,7 @@ def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> 
     max_age = None
     if data.get("max_age") not in (None, ""):
         raw = data.get("max_age")
-        if not raw.isdigit() or len(raw) > 10:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
             raise invalid("max_age must be a non-negative integer.")
         max_age = int(raw)
     try:
@@ -99,7 +127,7 @@ def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> 
     hint_sub = None
     if data.get("id_token_hint"):
         hint_sub = _hint_subject(data["id_token_hint"], keys=keys, issuer=issuer, redirect_uri=redirect_uri)
-    login_hint = (data.get("login_hint") or "")[:320] or None
+    login_hint = data.get("login_hint") or None
     acr_values = (data.get("acr_values") or "").split()
     return OidcParams(prompts=prompts, max_age=max_age, login_hint=login_hint, hint_sub=hint_sub,
                       claims=claims, acr_values=acr_values)

@@ -43,6 +43,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             accepted.append(issuer + url_for(request.endpoint))
         return accepted
 
+    def extract_assertion(self, assertion: str) -> Any:
+        """Authlib's, with JSON nested past Python's limit refused like any other bad JSON
+        (Authlib and joserfc let ``RecursionError`` through, read before the signature)."""
+        try:
+            return super().extract_assertion(assertion)
+        except RecursionError as exc:
+            raise InvalidClientError(description="Invalid JWT assertion.") from exc
+
     def verify_claims(self, claims: Any) -> None:
         # RFC 7523 §3 item 3: every audience must be this server; an array that also names
         # someone else is an assertion made for them as well.

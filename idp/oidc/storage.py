@@ -18,7 +18,10 @@ def allow_disabled_client() -> None:
 
 
 def query_client(client_id: Any) -> Client | None:
-    if not isinstance(client_id, str) or not client_id or len(client_id) > 64:
+    """The active client, or ``None``: also for an id no client can have (too long for the
+    column, or with a NUL, which PostgreSQL cannot even compare), as the ``sub`` of an
+    unverified client assertion may be."""
+    if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
     client = get_session().scalar(select(Client).where(Client.client_id == client_id))
     if client is None:

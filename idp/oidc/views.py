@@ -44,9 +44,6 @@ from idp.oidc.subjects import subject_for
 
 bp = Blueprint("oidc", __name__)
 
-# A POSTed request goes on as a GET URL, which must still fit in a request line once nested in the
-# sign-in page's ``next`` (gunicorn's default limit is 4,094 bytes).
-MAX_REQUEST_URL = 2048
 
 
 def _no_store(response: Response) -> Response:
@@ -71,7 +68,7 @@ def _error(err: OAuth2Error, ctx: AuthContext | None = None) -> Response | tuple
         params = [("error", err.error)]
         if err.description:
             params.append(("error_description", err.description))
-        state = request.values.get("state")
+        state = authz.echoed_state(request.values)
         if state:
             params.append(("state", state))
         params.append(("iss", current_app.config["ISSUER"]))  # RFC 9207 §2
@@ -151,14 +148,23 @@ def _posted_request_as_get() -> Response | tuple[str, int]:
     """
     params = [*request.args.items(multi=True), *request.form.items(multi=True)]
     target = url_for("oidc.authorize") + "?" + urlencode(params)
-    if len(target) > MAX_REQUEST_URL:
+    if len(target) > authz.MAX_REQUEST_URL:
         return render_error(400, _("The sign-in request from the e-Service is too long."))
     return _no_store(redirect(target, 303))
+
+
+def _rp_request_url() -> str:
+    """The request as the RP sent it (a POSTed one as the GET URL it continued as), without the
+    markers this IdP adds on the way through sign-in, so that signing in never makes it too long."""
+    internal = (journey.FRESH_PARAM, journey.DECLINED_PARAM)
+    params = [(k, v) for k, v in request.args.items(multi=True) if k not in internal]
+    return url_for("oidc.authorize") + "?" + urlencode(params)
 
 
 def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, authz.OidcParams, authz.Decision]:
     """Authlib validates the OAuth request; then the OIDC parameters decide what the person must do."""
     grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
+    authz.refuse_oversized(request.values, url_length=len(_rp_request_url()), redirect_uri=grant.redirect_uri)
     params = authz.parse_params(request.values, redirect_uri=grant.redirect_uri,
                                 keys=current_app.extensions["idp.keyring"].public_keys(),
                                 issuer=current_app.config["ISSUER"])

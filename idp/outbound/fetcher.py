@@ -218,7 +218,7 @@ class Fetcher:
                               f"{' or '.join(media_types)}.")
         try:
             value = json.loads(response.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested past Python's limit
             raise BadResponse(f"{url} did not answer with valid JSON.") from exc
         return value, ttl_of(response.headers.get("Cache-Control"), self.limits)
 
