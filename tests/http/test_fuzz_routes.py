@@ -49,9 +49,10 @@ from werkzeug.routing import Rule
 from idp.accounts import roles as staff_roles
 from idp.accounts.support import DISABLE_REASONS
 from idp.accounts.support import RESET_REASONS
-from idp.proofing.officer import APPROVE_REASONS
-from idp.proofing.officer import REJECT_REASONS
-from idp.proofing.views import FIELDS as PROOFING_FIELDS
+from idp.proofing.evidence_form import DATE_FIELDS
+from idp.proofing.evidence_form import TEXT_FIELDS
+from idp.proofing.queue import APPROVE_REASONS
+from idp.proofing.queue import REJECT_REASONS
 from tests.factories import PASSWORD
 from tests.factories import make_client
 from tests.factories import make_user
@@ -79,7 +80,7 @@ def _names_read_in(path: Path) -> set[str]:
     return set(PARAMETER.findall(path.read_text()))
 
 
-NAMES = sorted(set().union(*(_names_read_in(p) for p in (ROOT / "idp").rglob("*.py")), PROOFING_FIELDS,
+NAMES = sorted(set().union(*(_names_read_in(p) for p in (ROOT / "idp").rglob("*.py")), TEXT_FIELDS, DATE_FIELDS,
                            AUTHLIB_READS, {"actor", "subject", "event", "csrf_token", "x"}))
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=latin-1",
                  "multipart/form-data", "multipart/form-data; boundary=zz", "application/json",
