@@ -17,7 +17,6 @@ its own. No Flask globals: the configuration is handed in.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,5 +157,7 @@ def _serialise(db: Session, names: list[str]) -> None:
     if db.get_bind().dialect.name != "postgresql":
         return
     for name in sorted(names):
-        key = int.from_bytes(hashlib.sha256(f"proofing-attempt:{name}".encode()).digest()[:8], "big", signed=True)
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        # The 64-bit key is hashed by PostgreSQL itself: statements carry no integer beyond the
+        # columns' 32 bits (the database boundary in idp.db refuses those).
+        db.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+                   {"name": f"proofing-attempt:{name}"})
