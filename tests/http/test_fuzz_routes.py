@@ -189,7 +189,7 @@ def _ready(identity: Identity, app: Flask, clock: Any, world: dict[str, str]) ->
         probe = identity.client.get("/console/" if identity.name == "staff" else "/security")
         if probe.status_code != 200:
             email = STAFF if identity.name == "staff" else CITIZEN
-            _enable(app, email)
+            _restore(app, email)
             identity.client = staff_client(app, clock, email, *(staff_roles.ROLES if identity.name == "staff" else ()))
             probe = identity.client.get("/console/" if identity.name == "staff" else "/security")
             assert probe.status_code == 200, probe.text[:300]
@@ -198,17 +198,23 @@ def _ready(identity: Identity, app: Flask, clock: Any, world: dict[str, str]) ->
         identity.forms = _crawl(app, identity.client, world)
 
 
-def _enable(app: Flask, email: str) -> None:
-    """An earlier example (support, as staff) may have disabled the account."""
+def _restore(app: Flask, email: str) -> None:
+    """An earlier example may have disabled the account (support, as staff), or changed or removed
+    its password (the Security page): sign-in must work again, or the next example would fail
+    before it draws anything, which Hypothesis reports as inconsistent data generation."""
     from idp.accounts.service import find_by_email
+    from idp.accounts import passwords
     from idp.db import get_session
 
     with app.app_context():
         db = get_session()
         user = find_by_email(db, email)
-        if user is not None and user.status != "active":
-            user.status = "active"
-            db.commit()
+        if user is None:
+            return
+        user.status = "active"
+        if not passwords.verify_password(PASSWORD, expected_hash=user.password_hash):
+            user.password_hash = passwords.hash_password(PASSWORD)
+        db.commit()
 
 
 # -- the URL map -----------------------------------------------------------------------------------
