@@ -48,11 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from idp import console
     from idp import journey
-    from idp import oidc
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as account_security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.oidc import wiring as oidc
     from idp.oidc.catalogue import bp as catalogue_bp
     from idp.oidc.registration_views import bp as registration_bp
     from idp.proofing.officer import bp as officer_bp
