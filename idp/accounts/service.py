@@ -104,7 +104,16 @@ def _new_user(*, email: str, password_hash: str, name: str, email_verified: bool
 
 def authenticate_password(db: Session, *, email: str, password: str) -> User | None:
     """The active account whose password this is, or ``None`` (same timing either way)."""
-    user = find_by_email(db, email) if email else None
+    return password_matches(db, find_by_email(db, email) if email else None, password)
+
+
+def password_matches(db: Session, user: User | None, password: str) -> User | None:
+    """``user`` when it is active and this is its password, else ``None``.
+
+    For a caller that has already looked the account up (sign-in reads it once, for the throttle's
+    audit and for the check). Without an account the hash is still computed, against a dummy,
+    so the answer takes the same time either way.
+    """
     expected = user.password_hash if user is not None else None
     if not passwords.verify_password(password, expected_hash=expected) or user is None:
         return None

@@ -83,16 +83,18 @@ def verify_factor(db: Session, method: str, *, presented: Any, ip: str, config: 
 def _password(db: Session, password: str, *, email: str, ip: str, config: Mapping[str, Any],
               expected: User | None) -> Attempt:
     found: list[User] = []
+    # One lookup serves the audit (whose account) and the check; an expected account (re-entering
+    # the password for a session's own account) must be the one the email names.
+    known = accounts.find_by_email(db, email) if email else None
+    user_id = expected.id if expected is not None else (known.id if known else None)
 
     def check() -> Factor | None:
-        person = accounts.authenticate_password(db, email=email, password=password)
+        person = accounts.password_matches(db, known, password)
         if person is None or (expected is not None and person.id != expected.id):
             return None
         found.append(person)
         return Factor(policy.PASSWORD, clock.timestamp())
 
-    known = expected or (accounts.find_by_email(db, email) if email else None)
-    user_id = known.id if known else None
     attempt = throttled(db, throttle.password_keys(email, ip, config=config), check, config=config,
                         method=policy.PASSWORD, user_id=user_id)
     return Attempt(attempt.factor, attempt.verdict, user=found[0] if found else None, user_id=user_id)

@@ -158,14 +158,19 @@ def reserve(db: Session, *, count: Iterable[str], check_only: Iterable[str] = ()
     """
     now = clock.utc_now()
     counted = sorted(set(count))  # one lock order for every process
-    for key in counted:
-        _lock(db, key)
+    if db.new or db.dirty or db.deleted:
+        db.commit()  # the rollback below must take back the reservation only
+    # The upsert counts the attempt and holds the key's row (PostgreSQL: a row lock; SQLite: the
+    # write lock) until commit, in one statement; a refused attempt is then rolled back.
+    failures = {key: _increment(db, key, now=now, decay=_decays(key)) for key in counted}
     verdict = check(db, [*counted, *check_only], now=now)
-    if verdict.allowed:
-        for key in counted:
-            failures = _increment(db, key, now=now, decay=_decays(key))
-            db.execute(update(_TABLE).where(_TABLE.c.key == key)
-                       .values(blocked_until=_blocked_until(key, failures, now=now, config=config)))
+    if not verdict.allowed:
+        db.rollback()
+        return verdict
+    for key, count_now in failures.items():
+        blocked_until = _blocked_until(key, count_now, now=now, config=config)
+        if blocked_until is not None:  # one past the free allowance: blocked at once
+            db.execute(update(_TABLE).where(_TABLE.c.key == key).values(blocked_until=blocked_until))
     db.commit()
     return verdict
 
@@ -273,13 +278,6 @@ def _insert(db: Session) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(_TABLE)
     raise RuntimeError(f"throttling needs SQLite or PostgreSQL, not {dialect}")  # pragma: no cover
-
-
-def _lock(db: Session, key: str) -> None:
-    """Hold the key's row until commit (PostgreSQL: a row lock; SQLite: the write lock the
-    insert takes), creating it at zero failures when there is none."""
-    db.execute(_insert(db).values(key=key, failures=0).on_conflict_do_nothing(index_elements=[_TABLE.c.key]))
-    db.execute(select(_TABLE.c.key).where(_TABLE.c.key == key).with_for_update())
 
 
 def _increment(db: Session, key: str, *, now: dt.datetime, decay: bool) -> int:

@@ -23,7 +23,12 @@ def query_client(client_id: Any) -> Client | None:
     unverified client assertion may be."""
     if not isinstance(client_id, str) or not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
-    client = get_session().scalar(select(Client).where(Client.client_id == client_id))
+    # Asked several times a request (Authlib's checks, the page naming the waiting e-Service):
+    # read once per request; the session's identity map would return the same row anyway.
+    seen: dict[str, Client | None] = g.setdefault("idp_clients", {})
+    if client_id not in seen:
+        seen[client_id] = get_session().scalar(select(Client).where(Client.client_id == client_id))
+    client = seen[client_id]
     if client is None:
         return None
     if client.active or (client.status == "disabled" and g.get("idp_allow_disabled_client")):
