@@ -75,4 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(registration_bp)
     console.register(app)
     errors.register_error_handlers(app)
+    from idp import prepared
+
+    prepared.init_app(app)  # outermost: nothing else runs for discovery and the JWKS
     return app

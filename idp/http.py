@@ -15,15 +15,24 @@ CSP = (
 )
 
 
+def security_headers(issuer: str) -> list[tuple[str, str]]:
+    """The headers every response carries (also the prepared documents, :mod:`idp.prepared`)."""
+    headers = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        # Authorization responses carry codes in URLs: never leak them through Referer.
+        ("Referrer-Policy", "no-referrer"),
+    ]
+    if issuer.startswith("https://"):
+        headers.append(("Strict-Transport-Security", "max-age=63072000; includeSubDomains"))
+    return headers
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CSP)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    # Authorization responses carry codes in URLs: never leak them through Referer.
-    headers.setdefault("Referrer-Policy", "no-referrer")
-    if current_app.config["ISSUER"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    for name, value in security_headers(current_app.config["ISSUER"]):
+        headers.setdefault(name, value)
     if response.mimetype == "text/html":
         headers.setdefault("Cache-Control", "no-store")
     return response

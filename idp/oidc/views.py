@@ -41,6 +41,8 @@ from idp.oidc.claims import release
 from idp.oidc.claims import restrict_request
 from idp.oidc.discovery import provider_metadata
 from idp.oidc.subjects import subject_for
+from idp.prepared import DISCOVERY_CACHE
+from idp.prepared import JWKS_CACHE
 
 bp = Blueprint("oidc", __name__)
 
@@ -229,16 +231,20 @@ def userinfo() -> Response:
 @bp.route("/jwks.json")
 def jwks() -> Response:
     body = current_app.extensions["idp.keyring"].jwks_json()
-    return Response(body, mimetype="application/json", headers={"Cache-Control": "public, max-age=300"})
+    return Response(body, mimetype="application/json", headers={"Cache-Control": JWKS_CACHE})
 
 
 @bp.route("/.well-known/openid-configuration")
 def discovery() -> Response:
-    # The document only changes with configuration: build it once per process.
+    return Response(discovery_json(), mimetype="application/json", headers={"Cache-Control": DISCOVERY_CACHE})
+
+
+def discovery_json() -> str:
+    """The document only changes with configuration: built once per process."""
     body = current_app.extensions.get("idp.discovery")
     if body is None:
         body = current_app.extensions["idp.discovery"] = json.dumps(provider_metadata())
-    return Response(body, mimetype="application/json", headers={"Cache-Control": "public, max-age=3600"})
+    return str(body)
 
 
 @bp.route("/logout", methods=["GET", "POST"])
