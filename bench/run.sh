@@ -177,6 +177,23 @@ CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
 } >"$OUT/meta.txt"
 cat "$OUT/meta.txt" >&2
 
+# ----------------------------------------------------------------------------- argon2id alone
+# The code flow checks one argon2id hash per sign-in: its ceiling on this core, with the IdP's own
+# parameters (idp.accounts.passwords), so the report can say how close the flow comes to it.
+IDP_PY=$(dirname "$IDP")/python
+taskset -c "$SERVER_CPU" timeout 60 "$IDP_PY" - >"$OUT/argon2.txt" 2>>"$OUT/install.log" <<'PYEOF' || log "argon2id measurement failed"
+import time
+from idp.accounts import passwords
+stored = passwords.hash_password("Bench-passw0rd-for-load-tests")
+passwords.verify_password("Bench-passw0rd-for-load-tests", expected_hash=stored)
+count, started = 0, time.perf_counter()
+while time.perf_counter() - started < 3:
+    passwords.verify_password("Bench-passw0rd-for-load-tests", expected_hash=stored)
+    count += 1
+print(f"{count / (time.perf_counter() - started):.2f} checks/s")
+PYEOF
+[ -s "$OUT/argon2.txt" ] && log "argon2id alone on core $SERVER_CPU: $(cat "$OUT/argon2.txt")"
+
 # ----------------------------------------------------------------------------- servers
 SRV_PID=""
 start_idp() {
