@@ -5,6 +5,8 @@
 #   bench/run.sh                                  # RUNS=1 DURATION=10 WARMUP=2 CONC=16
 #   RUNS=3 DURATION=15 bench/run.sh               # more runs, longer
 #   WORKLOADS=discovery,jwks bench/run.sh         # a subset
+#   DB=postgres bench/run.sh                      # the IdP on a fresh PostgreSQL database (PG_URL)
+#   WORKERS=2 SERVER_CPU=0,1 bench/run.sh         # more gunicorn workers, on more cores
 #
 # Everything listens on and targets 127.0.0.1 only. Every process started here runs under
 # `timeout` and is stopped by PID on exit (trap). Results go to bench/results/<stamp>/; the final
@@ -35,6 +37,10 @@ done
 IDP_PORT=${IDP_PORT:-5055}
 PEER_PORT=${PEER_PORT:-3055}
 SERVER_CPU=${SERVER_CPU:-0}
+WORKERS=${WORKERS:-1}                        # gunicorn workers of the IdP
+THREADS=${THREADS:-4}                        # threads per worker (idp serve's default)
+DB=${DB:-sqlite}                             # sqlite (the instance's file) or postgres
+PG_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 DRIVER_CPU=${DRIVER_CPU:-1}
 BENCH_EMAIL=${BENCH_EMAIL:-bench-user@example.test}
 BENCH_PASSWORD=${BENCH_PASSWORD:-Bench-passw0rd-for-load-tests}
@@ -43,7 +49,8 @@ SERVER_TIMEOUT=${SERVER_TIMEOUT:-1800}       # hard cap on each server process (
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BENCH/results/$STAMP}
 
-for v in RUNS DURATION WARMUP CONC QUIET_WAIT IDP_PORT PEER_PORT SERVER_TIMEOUT; do
+[[ $DB == sqlite || $DB == postgres ]] || { echo "DB: sqlite or postgres, got '$DB'" >&2; exit 2; }
+for v in RUNS DURATION WARMUP CONC QUIET_WAIT IDP_PORT PEER_PORT SERVER_TIMEOUT WORKERS THREADS; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a whole number (autocannon takes whole seconds), got '${!v}'" >&2; exit 2; }
 done
 (( RUNS >= 1 && RUNS <= 20 && DURATION >= 1 && DURATION <= 300 && CONC >= 1 && CONC <= 256 )) \
@@ -64,6 +71,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$OUT/run.log" >&2;
 # ----------------------------------------------------------------------------- process bookkeeping
 PIDS=()          # everything started in the background here (servers, driver), by PID
 INST=""          # the IdP's temporary instance dir
+BENCH_DB=""      # the IdP's temporary PostgreSQL database (DB=postgres)
 
 tree_pids() {    # a PID and all its descendants (live)
   local p=$1 c
@@ -89,6 +97,9 @@ cleanup() {
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do stop_pid "$p"; done
   PIDS=()
   if [ -n "$INST" ]; then rm -rf "$INST"; INST=""; fi
+  if [ -n "$BENCH_DB" ]; then
+    psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true; BENCH_DB=""
+  fi
 }
 trap cleanup EXIT
 trap 'log "interrupted"; exit 130' INT TERM HUP
@@ -156,6 +167,12 @@ PY=$PEERS/.venv/bin/python
 INST=$(mktemp -d /tmp/idp-bench.XXXXXX)
 export IDP_ISSUER="http://127.0.0.1:$IDP_PORT" IDP_INSTANCE_PATH="$INST" IDP_KEYS_DIR="$INST/keys"
 log "idp instance: $INST"
+if [ "$DB" = postgres ]; then
+  BENCH_DB="idp_bench_$$"
+  psql -q "$PG_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null || { log "cannot create a database at $PG_URL"; exit 1; }
+  export IDP_DATABASE_URL="${PG_URL%/*}/$BENCH_DB"
+  log "idp database: PostgreSQL ${IDP_DATABASE_URL%%@*}@…/$BENCH_DB"
+fi
 timeout 120 "$IDP" init --json >"$OUT/idp-init.json"
 timeout 60 "$IDP" users create --email "$BENCH_EMAIL" --password "$BENCH_PASSWORD" --name "Bench User" --json >"$OUT/idp-user.json"
 timeout 60 "$IDP" clients add --name bench --redirect-uri "$REDIRECT_URI" --trusted --json >"$INST/client.json"
@@ -172,7 +189,7 @@ CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
   echo "node: $(node --version); python (driver): $("$PY" -c 'import sys; print(sys.version.split()[0])'); python (idp): $("$ROOT/.venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
   echo "oidc-provider: $(node -p "require('$PEERS/node-oidc-provider/node_modules/oidc-provider/package.json').version")"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU"
+  echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU DB=$DB WORKERS=$WORKERS THREADS=$THREADS"
   echo "workloads: $WORKLOADS (single-request ones on: $ENGINES)"
 } >"$OUT/meta.txt"
 cat "$OUT/meta.txt" >&2
@@ -199,7 +216,7 @@ SRV_PID=""
 start_idp() {
   port_free "$IDP_PORT" || { log "port $IDP_PORT is busy"; return 1; }
   # taskset outermost: the timeout wrapper, gunicorn's master and its ONE worker all inherit the core
-  taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers 1 \
+  taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers "$WORKERS" --threads "$THREADS" \
     >>"$OUT/idp-serve.log" 2>&1 &
   SRV_PID=$!; PIDS+=("$SRV_PID")
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "$SRV_PID"
