@@ -181,7 +181,8 @@ def test_nginx_accepts_the_site(nginx_site: str, tmp_path: Path) -> None:
 
 
 def test_nginx_check_can_fail(nginx_site: str, tmp_path: Path) -> None:
-    done = _nginx_test(nginx.main_config(tmp_path / "nginx", nginx_site.replace("ssl_session_timeout", "ssl_session_timout")))
+    misspelt = nginx_site.replace("ssl_session_timeout", "ssl_session_timout")
+    done = _nginx_test(nginx.main_config(tmp_path / "nginx", misspelt))
     assert done.returncode != 0
 
 
@@ -229,6 +230,7 @@ def test_systemd_verify_can_fail(units: Path) -> None:
 def test_units_are_hardened() -> None:
     for unit in (DEPLOY / "systemd").glob("*.service"):
         text = unit.read_text()
-        for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "EnvironmentFile=/etc/idp/idp.env"):
+        for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes",
+                     "EnvironmentFile=/etc/idp/idp.env"):
             assert f"\n{line}\n" in text, f"{unit.name} lacks {line}"
         assert re.search(r"^(User=(?!root)\w+|DynamicUser=yes)$", text, re.M), f"{unit.name} runs as root"
