@@ -11,13 +11,10 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +25,10 @@ import pytest
 from werkzeug.serving import make_server
 
 from examples.eservice.app import create_app
+from tests.support.serving import direct
+from tests.support.serving import free_port
+from tests.support.serving import idp_script
+from tests.support.serving import stop_group
 
 HERE = Path(__file__).resolve().parent
 RP_SCRIPT = HERE / "rp.mjs"
@@ -39,10 +40,7 @@ NODE_TIMEOUT = 60  # one rp.mjs run
 NPM_TIMEOUT = 300
 CLI_TIMEOUT = 60
 START_TIMEOUT = 30  # until discovery answers
-STOP_TIMEOUT = 10
 
-# No proxy for loopback, whatever http_proxy says.
-_direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _missing_tool(message: str) -> None:
@@ -71,21 +69,6 @@ def node() -> str:
         if done.returncode != 0:
             pytest.fail(f"npm ci failed in {HERE}:\n{done.stdout}\n{done.stderr}", pytrace=False)
     return node_bin
-
-
-def _idp_script() -> str:
-    script = Path(sys.executable).parent / "idp"
-    found = str(script) if script.exists() else shutil.which("idp")
-    if not found:
-        pytest.fail("the `idp` console script is missing: pip install -e .", pytrace=False)
-    assert found
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -130,7 +113,7 @@ def _wait_for_discovery(proc: subprocess.Popen[bytes], idp: LiveIdp) -> None:
         if proc.poll() is not None:
             pytest.fail(f"idp serve exited with {proc.returncode}:\n{idp.log_tail()}", pytrace=False)
         try:
-            with _direct.open(url, timeout=2) as response:
+            with direct.open(url, timeout=2) as response:
                 issuer = json.load(response)["issuer"]
             assert issuer == idp.issuer, f"discovery says issuer {issuer!r}, expected {idp.issuer!r}"
             return
@@ -140,25 +123,11 @@ def _wait_for_discovery(proc: subprocess.Popen[bytes], idp: LiveIdp) -> None:
     pytest.fail(f"{url} did not answer within {START_TIMEOUT} s ({last_error}):\n{idp.log_tail()}", pytrace=False)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop gunicorn and its workers: the whole process group started for it, and nothing else."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=STOP_TIMEOUT)
-    except ProcessLookupError:
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
 @pytest.fixture(scope="session")
 def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
     """``idp init`` on a fresh SQLite instance, then ``idp serve --workers 1`` on a free loopback port."""
     root = tmp_path_factory.mktemp("live-idp")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IDP_", "FLASK_"))}
     env.update({
         "IDP_ISSUER": f"http://127.0.0.1:{port}",
@@ -166,7 +135,7 @@ def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
         "IDP_KEYS_DIR": str(root / "keys"),
         "PYTHONUNBUFFERED": "1",
     })
-    idp = LiveIdp(issuer=env["IDP_ISSUER"], env=env, script=_idp_script(), log_path=root / "serve.log")
+    idp = LiveIdp(issuer=env["IDP_ISSUER"], env=env, script=idp_script(), log_path=root / "serve.log")
     idp.cli("init")
     with idp.log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -177,7 +146,7 @@ def live_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveIdp]:
         _wait_for_discovery(proc, idp)
         yield idp
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 @pytest.fixture(scope="session")
@@ -239,7 +208,7 @@ def demo_eservice(live_idp: LiveIdp, name: str) -> Iterator[tuple[str, Any]]:
 
     Threaded, because its pages call its own licence API over HTTP.
     """
-    port = _free_port()
+    port = free_port()
     base = f"http://localhost:{port}"
     client = live_idp.cli("clients", "add", "--name", name, "--redirect-uri", f"{base}/callback",
                           "--post-logout-redirect-uri", f"{base}/", "--join-sector")

@@ -14,14 +14,14 @@ from werkzeug.serving import make_server
 from examples.eservice.app import create_app
 from tests.interop.conftest import Account
 from tests.interop.conftest import LiveIdp
-from tests.interop.conftest import _free_port
+from tests.support.serving import free_port
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture(scope="module")
 def eservice(live_idp: LiveIdp) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     base = f"http://localhost:{port}"
     client = live_idp.cli("clients", "add", "--name", "Restaurant licence (demo)",
                           "--redirect-uri", f"{base}/callback", "--post-logout-redirect-uri", f"{base}/",
