@@ -48,10 +48,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from idp import console
     from idp import journey
+    from idp import metrics
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as account_security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.health import bp as health_bp
+    from idp.metrics_views import bp as metrics_bp
     from idp.oidc import wiring as oidc
     from idp.oidc.catalogue import bp as catalogue_bp
     from idp.oidc.registration_views import bp as registration_bp
@@ -74,5 +77,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(opendata_bp)
     app.register_blueprint(registration_bp)
     console.register(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
+    metrics.init_app(app)
     errors.register_error_handlers(app)
     return app

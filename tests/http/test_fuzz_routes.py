@@ -202,8 +202,8 @@ def _restore(app: Flask, email: str) -> None:
     """An earlier example may have disabled the account (support, as staff), or changed or removed
     its password (the Security page): sign-in must work again, or the next example would fail
     before it draws anything, which Hypothesis reports as inconsistent data generation."""
-    from idp.accounts.service import find_by_email
     from idp.accounts import passwords
+    from idp.accounts.service import find_by_email
     from idp.db import get_session
 
     with app.app_context():
