@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-__all__ = ["create_app"]
+from idp.resources import resource_dir
 
-_HERE = Path(__file__).resolve().parent
-
-
-def resource_dir(name: str) -> Path:
-    """``templates``/``migrations``: inside the installed package, or at the top of a checkout."""
-    installed = _HERE / name
-    return installed if installed.is_dir() else _HERE.parent / name
+__all__ = ["create_app", "resource_dir"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
