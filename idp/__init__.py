@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-__all__ = ["create_app"]
+from idp.resources import resource_dir
 
-_HERE = Path(__file__).resolve().parent
-
-
-def resource_dir(name: str) -> Path:
-    """``templates``/``migrations``: inside the installed package, or at the top of a checkout."""
-    installed = _HERE / name
-    return installed if installed.is_dir() else _HERE.parent / name
+__all__ = ["create_app", "resource_dir"]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -48,10 +41,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from idp import console
     from idp import journey
+    from idp import metrics
     from idp.accounts.recovery_views import bp as recovery_bp
     from idp.accounts.security_views import bp as account_security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.health import bp as health_bp
+    from idp.metrics_views import bp as metrics_bp
     from idp.oidc import wiring as oidc
     from idp.oidc.catalogue import bp as catalogue_bp
     from idp.oidc.registration_views import bp as registration_bp
@@ -74,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(opendata_bp)
     app.register_blueprint(registration_bp)
     console.register(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
+    metrics.init_app(app)
     errors.register_error_handlers(app)
     from idp import prepared
 

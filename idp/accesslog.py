@@ -21,6 +21,8 @@ from werkzeug.wsgi import ClosingIterator
 
 LOGGER = "idp.access"
 LONG_SEGMENT = 20  # an unmatched path's segments of this length or more are blanked out
+# Probes and scrapes come every few seconds: logged only when they do not succeed.
+QUIET_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "metrics.scrape"})
 _WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -50,14 +52,18 @@ class AccessLog:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
-        status, path = ["-"], [""]
+        status, path, quiet = ["-"], [""], [False]
 
         def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             status[0] = status_line.split(" ", 1)[0]
             path[0] = logged_path(environ)  # now: Flask forgets its request once the response is returned
+            rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+            quiet[0] = status[0] == "200" and getattr(rule, "endpoint", None) in QUIET_ENDPOINTS
             return start_response(status_line, headers, exc_info)
 
         def done() -> None:
+            if quiet[0]:
+                return
             method = "".join(c for c in str(environ.get("REQUEST_METHOD", "-"))[:10] if c.isalpha()) or "-"
             self.logger.info(line(method, path[0] or logged_path(environ), status[0], time.perf_counter() - started))
 

@@ -83,10 +83,13 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_CACHE_DEFAULT": 300,  # without max-age
     "OUTBOUND_FAILURE_TTL": 30,  # a failed fetch is not repeated before this
     "OUTBOUND_KEY_REFETCH_INTERVAL": 60,  # an unknown kid refetches a client's jwks_uri at most this often
+    # /metrics (docs/operations.md): shut (404) unless a bearer token or client networks are set
+    "METRICS_TOKEN": None,  # at least 32 characters; Prometheus sends it as `Authorization: Bearer ...`
+    "METRICS_ALLOW": [],  # networks allowed without a token, e.g. 127.0.0.1/32,::1/128
 }
 
 
-LIST_SETTINGS = ("LANGUAGES", "WEBAUTHN_TRUST_ANCHORS", "WEBAUTHN_AAGUIDS")
+LIST_SETTINGS = ("LANGUAGES", "WEBAUTHN_TRUST_ANCHORS", "WEBAUTHN_AAGUIDS", "METRICS_ALLOW")
 
 
 class ConfigError(RuntimeError):
@@ -120,6 +123,7 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["OUTBOUND_ALLOW_LOOPBACK"] = (is_loopback_host(urlsplit(app.config["ISSUER"]).hostname or "")
                                              if allow_loopback is None else _flag(allow_loopback))
     check(app.config)
+    app.config["METRICS_ALLOW_NETWORKS"] = [ipaddress.ip_network(v, strict=False) for v in app.config["METRICS_ALLOW"]]
     secure = app.config["ISSUER"].startswith("https://")
     if secure:
         app.config["SESSION_COOKIE_SECURE"] = True
@@ -143,6 +147,13 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:
         raise ConfigError("AUTH_CODE_LIFETIME must be at most 60 seconds")
+    if config.get("METRICS_TOKEN") and len(str(config["METRICS_TOKEN"])) < 32:
+        raise ConfigError("IDP_METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)")
+    for network in config.get("METRICS_ALLOW") or []:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"IDP_METRICS_ALLOW: {network!r} is not an address or network (CIDR)") from None
     for path in config["WEBAUTHN_TRUST_ANCHORS"]:
         if not Path(path).is_file():
             raise ConfigError(f"WEBAUTHN_TRUST_ANCHORS: {path!r} is not a readable PEM file")

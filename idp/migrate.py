@@ -6,8 +6,8 @@ from alembic import command
 from alembic.config import Config
 from flask import Flask
 
-from idp import resource_dir
 from idp.db import engine_of
+from idp.resources import resource_dir
 
 
 def alembic_config(app: Flask) -> Config:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from idp.audit.chain import GENESIS
 from idp.audit.chain import Break
 from idp.audit.chain import chain_hash
+from idp.audit.chain import observe
 from idp.audit.chain import record
 from idp.audit.chain import verify
 from idp.audit.events import Event
@@ -23,6 +24,7 @@ __all__ = [
     "Break",
     "Event",
     "chain_hash",
+    "observe",
     "record",
     "verify",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,16 @@ from idp.audit.models import AuditHead
 
 GENESIS = "0" * 64
 RETRIES = 20
+
+Observer = Callable[[Event, dict[str, Any]], None]
+_observers: list[Observer] = []
+
+
+def observe(observer: Observer) -> None:
+    """Call ``observer(event, details)`` for each event recorded from now on (metrics count
+    decisions here, where every one of them is recorded); registering it again changes nothing."""
+    if observer not in _observers:
+        _observers.append(observer)
 
 
 def chain_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -51,6 +62,8 @@ def record(db: Session, event: Event, *, user_id: int | None = None, client_id: 
     _link(db, row)
     if commit:
         db.commit()
+    for observer in _observers:
+        observer(event, details)
 
 
 def _link(db: Session, row: AuditEvent) -> None:

@@ -2,11 +2,16 @@
 
 It says where it listens once the socket is bound, and logs one line per request through
 :mod:`idp.accesslog` (method, route, status, duration: no query strings, tokens or addresses).
+The workers keep their metrics in files under ``PROMETHEUS_MULTIPROC_DIR`` (a private temporary
+folder unless the operator names one), so ``/metrics`` from any worker adds up all of them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 
 from idp import accesslog
 from idp import create_app
+from idp import metrics
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -36,6 +42,19 @@ def _when_ready(server: Any) -> None:
         click.echo(f"idp: listening on {listener}/ (Ctrl-C stops)", err=True)
 
 
+def _child_exit(_server: Any, worker: Any) -> None:
+    metrics.worker_exited(worker.pid)
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """The operator's folder (emptied of the last run's files), or a fresh private one to remove at exit."""
+    named = os.environ.get(metrics.MULTIPROC_ENV)
+    if named:
+        Path(named).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return Path(named), False
+    return Path(tempfile.mkdtemp(prefix="idp-metrics-")), True  # mkdtemp makes it 0700
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -43,7 +62,18 @@ def _when_ready(server: Any) -> None:
 @click.option("--threads", default=4, show_default=True, type=int, help="Threads per worker.")
 def serve_command(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the IdP."""
-    create_app()  # fail here, with the one-line reason, before gunicorn forks
+    directory, ours = _metrics_dir()
+    metrics.enable_multiprocess(directory)  # before any worker counts anything
+    arbiter = os.getpid()
+    try:
+        create_app()  # fail here, with the one-line reason, before gunicorn forks
+        _run(host, port, workers, threads)
+    finally:
+        if ours and os.getpid() == arbiter:  # a worker leaves through here too (SystemExit)
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run(host: str, port: int, workers: int, threads: int) -> None:
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers or (os.cpu_count() or 1),
@@ -58,6 +88,7 @@ def serve_command(host: str, port: int, workers: int, threads: int) -> None:
         "keepalive": 5,
         "preload_app": False,
         "when_ready": _when_ready,
+        "child_exit": _child_exit,
     }).run()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import g
 from sqlalchemy import select
 
+from idp import metrics
 from idp.db import get_session
 from idp.oidc.models import Client
 
@@ -37,4 +38,6 @@ def query_client(client_id: Any) -> Client | None:
 
 
 def save_token(token: dict[str, Any], request: Any) -> None:
-    """Tokens are stored as they are minted (see ``tokens.generate``); nothing left to do."""
+    """Tokens are stored as they are minted (see ``tokens.generate``): only counted here, where
+    Authlib hands over each token response it is about to send."""
+    metrics.count_token(request.payload.grant_type if request.payload is not None else None)
