@@ -20,6 +20,10 @@ failed = []
 for name in sys.argv[1:]:
     for loaded in [m for m in sys.modules if m == "idp" or m.startswith("idp.")]:
         del sys.modules[loaded]
+    if "prometheus_client" in sys.modules:  # idp.metrics registers its metrics again when imported again
+        registry = sys.modules["prometheus_client"].REGISTRY
+        for collector in list(registry._collector_to_names):
+            registry.unregister(collector)
     try:
         importlib.import_module(name)
     except Exception:
