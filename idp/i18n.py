@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import has_request_context
 from flask import request
 from flask import session
 from flask_babel import get_locale
@@ -25,6 +26,8 @@ def select_locale() -> str | None:
     request continues as a GET (``oidc.views``), and the locale is also chosen for the error
     page about a body that could not be read (413), which must not read it again.
     """
+    if not has_request_context():  # a command or a background job: the default language
+        return None
     languages: list[str] = current_app.config["LANGUAGES"]
     # OIDC Core §3.1.2.1 ui_locales: space-separated BCP 47 tags in preference order.
     for tag in (request.args.get("ui_locales") or session.get("ui_locales") or "").split():

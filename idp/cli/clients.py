@@ -8,11 +8,13 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from idp.cli import emit
 from idp.cli import fail
 from idp.db import get_session
+from idp.oidc import client_check
 from idp.oidc.clients import AUTH_METHODS
 from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
@@ -135,6 +137,33 @@ def disable_command(client_id: str, as_json: bool) -> None:
 def enable_command(client_id: str, as_json: bool) -> None:
     """Enable a disabled e-Service, or approve one waiting after dynamic registration."""
     _set_status(client_id, "active", as_json)
+
+
+@clients_group.command("check")
+@click.argument("client_id")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def check_command(client_id: str, as_json: bool) -> None:
+    """What is wrong with an e-Service's registration before its first sign-in (exit 1 on errors)."""
+    client = get_session().scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        fail(f"no e-Service with client_id {client_id!r}")
+        return
+    with force_locale("en"):  # as every other message of the command line
+        findings = client_check.check_registered(client)
+        messages = [finding.message for finding in findings]
+    errors = sum(1 for f in findings if f.severity == client_check.Severity.ERROR)
+    if as_json:
+        listed = [{**f.as_dict(), "message": m} for f, m in zip(findings, messages, strict=True)]
+        click.echo(json.dumps({"client_id": client.client_id, "errors": errors, "findings": listed},
+                              ensure_ascii=False))
+    elif not findings:
+        click.echo(f"{client.client_id}: nothing wrong found")
+    for finding, message in [] if as_json else zip(findings, messages, strict=True):
+        click.echo(f"{finding.severity.value}: {finding.member}" + (f" {finding.value}" if finding.value else "")
+                   + f": {message}")
+    if errors:
+        raise SystemExit(1)
 
 
 def _set_status(client_id: str, status: str, as_json: bool) -> None:

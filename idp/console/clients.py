@@ -33,6 +33,7 @@ from idp.console.client_forms import ClientForm
 from idp.console.client_forms import TokenForm
 from idp.db import get_session
 from idp.db import utc_now
+from idp.oidc import client_check
 from idp.oidc import clients as service
 from idp.oidc import registration
 from idp.oidc.clients import ClientMetadataError
@@ -154,6 +155,16 @@ def _render_show(client: Client, *, error: str | None = None, status: int = 200)
 @admin_only
 def show(client_id: str, *, ctx: AuthContext) -> tuple[str, int]:
     return _render_show(_client_or_404(client_id))
+
+
+@bp.route("/<client_id>/check")
+@admin_only
+def check(client_id: str, *, ctx: AuthContext) -> tuple[str, int]:
+    """The registration's problems before its first sign-in (:mod:`idp.oidc.client_check`)."""
+    client = _client_or_404(client_id)
+    findings = client_check.check_registered(client)
+    return render_template("console/clients/check.html", client=client, findings=findings,
+                           errors=[f for f in findings if f.severity == client_check.Severity.ERROR]), 200
 
 
 @bp.post("/<client_id>/rotate")

@@ -82,6 +82,7 @@ PAGES = (
     Check("console", "/console/"),
     Check("clients", "/console/clients/"),
     Check("client", "/console/clients/{client}"),
+    Check("client-check", "/console/clients/{client}/check"),
     Check("client-form", "/console/clients/new"),
     Check("audit", "/console/audit/"),
     Check("dashboard", "/console/dashboard/"),

@@ -95,7 +95,7 @@ def _token_id(app):
 
 def _routes(client_id, token_id):
     gets = ["/console/clients/", "/console/clients/new", f"/console/clients/{client_id}",
-            f"/console/clients/{client_id}/edit", "/console/clients/tokens"]
+            f"/console/clients/{client_id}/edit", f"/console/clients/{client_id}/check", "/console/clients/tokens"]
     posts = [("/console/clients/new", FORM), (f"/console/clients/{client_id}/edit", FORM),
              (f"/console/clients/{client_id}/rotate", {"grace_hours": "0"}),
              (f"/console/clients/{client_id}/disable", {}), (f"/console/clients/{client_id}/enable", {}),
