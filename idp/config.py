@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # sqlite under instance/ when unset
     "KEYS_DIR": "keys",
     "SECRET_KEY": None,  # generated into instance/ when unset
+    "KEYS_REFRESH_SECONDS": 10,  # how soon every instance sees `idp keys rotate` (at most)
     "KEYS_SECRET": None,  # encrypts private signing keys at rest; derived from SECRET_KEY when unset
     "AUTH_CODE_LIFETIME": 60,
     "ACCESS_TOKEN_LIFETIME": 300,

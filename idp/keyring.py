@@ -1,15 +1,19 @@
-"""Signing keys on disk: generate, rotate, load, and publish as a JWKS.
+"""Signing keys in the database: generate, rotate, load, and publish as a JWKS.
 
-Each key is ``<kid>.pem`` (PKCS#8, encrypted with a key from configuration, mode 0600) and
-``<kid>.json`` (algorithm, state, times). States follow the usual roll-over:
+Every instance reads the same keys from the one database (issue 12: an instance holds
+configuration and caches with a bounded life, nothing else), so ``idp keys rotate`` on any of
+them reaches all within ``KEYS_REFRESH_SECONDS``. Each key is a row of ``signing_keys``
+(:class:`idp.oidc.models.SigningKeyRecord`): PKCS#8 PEM encrypted with a passphrase derived from
+``KEYS_SECRET`` (or ``SECRET_KEY``). States follow the usual roll-over:
 
 - ``next``: published in the JWKS but never used to sign, so relying parties have cached it
   before it signs anything;
-- ``active``: signs (one per algorithm);
+- ``active``: signs (one per algorithm, held by a unique index);
 - ``retired``: no longer signs, still published until every token it signed has expired.
 
-The ``kid`` is the RFC 7638 thumbprint. A running server notices a rotation by the directory's
-modification time, so ``idp keys rotate`` needs no restart.
+The ``kid`` is the RFC 7638 thumbprint. Keys that an earlier version kept as files in
+``KEYS_DIR`` (``<kid>.pem`` and ``<kid>.json``) are imported by ``idp init`` when the table is
+empty, with their ``kid``, so tokens already issued keep verifying.
 """
 
 from __future__ import annotations
@@ -17,20 +21,33 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import cast
 
 from joserfc.jwk import ECKey
 from joserfc.jwk import KeySet
 from joserfc.jwk import RSAKey
+from sqlalchemy import Engine
+from sqlalchemy import Table
+from sqlalchemy import delete
+from sqlalchemy import insert
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp.crypto import derive_key
+from idp.oidc.models import SigningKeyRecord
 
 ALGORITHMS = ("RS256", "ES256")
 SigningKey = RSAKey | ECKey
+_TABLE = cast(Table, SigningKeyRecord.__table__)
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,7 +60,7 @@ class KeyInfo:
 
 
 class KeyringError(RuntimeError):
-    """The keys directory is missing, unreadable or has no active key."""
+    """No active key, or the keys cannot be read."""
 
 
 def _passphrase(secret: str) -> str:
@@ -62,120 +79,163 @@ def _generate(alg: str) -> SigningKey:
     raise KeyringError(f"unsupported algorithm {alg}")
 
 
-def _write_key(directory: Path, key: SigningKey, alg: str, state: str, secret: str) -> KeyInfo:
-    kid = key.thumbprint()
-    info = KeyInfo(kid=kid, alg=alg, state=state, created_at=_now().isoformat())
-    pem = key.as_pem(private=True, password=_passphrase(secret))
-    fd = os.open(directory / f"{kid}.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    _write_info(directory, info)
-    return info
+def _info(row: Any) -> KeyInfo:
+    return KeyInfo(kid=row.kid, alg=row.alg, state=row.state, created_at=row.created_at.isoformat(),
+                   retired_at=row.retired_at.isoformat() if row.retired_at else None)
 
 
-def _write_info(directory: Path, info: KeyInfo) -> None:
-    tmp = directory / f".{info.kid}.json.tmp"
-    tmp.write_text(json.dumps(info.__dict__, indent=2))
-    os.replace(tmp, directory / f"{info.kid}.json")
+def list_keys(engine: Engine) -> list[KeyInfo]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(_TABLE.c.kid, _TABLE.c.alg, _TABLE.c.state, _TABLE.c.created_at,
+                                         _TABLE.c.retired_at)).all()
+    return sorted((_info(row) for row in rows), key=lambda i: (i.alg, i.created_at))
 
 
-def list_keys(directory: Path) -> list[KeyInfo]:
+def _new_row(alg: str, state: str, secret: str) -> dict[str, Any]:
+    key = _generate(alg)
+    return {"kid": key.thumbprint(), "alg": alg, "state": state, "created_at": _now(), "retired_at": None,
+            "private_pem": key.as_pem(private=True, password=_passphrase(secret))}
+
+
+def ensure_keys(engine: Engine, secret: str, *, import_dir: Path | None = None) -> list[KeyInfo]:
+    """Create an active and a next key per algorithm where missing; safe to run again, also
+    from several instances at once (the unique index on the active key decides).
+
+    :param import_dir: a ``KEYS_DIR`` of an earlier version: its keys are taken over, kids and
+        states kept, when the table is still empty
+    """
+    for attempt in range(2):
+        try:
+            return _ensure(engine, secret, import_dir)
+        except IntegrityError:  # another instance made the same keys at the same moment
+            if attempt:
+                raise
+    return []  # pragma: no cover
+
+
+def _ensure(engine: Engine, secret: str, import_dir: Path | None) -> list[KeyInfo]:
+    created: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        rows: list[tuple[str, str]] = [(r.alg, r.state) for r in connection.execute(select(_TABLE.c.alg,
+                                                                                             _TABLE.c.state))]
+        if not rows and import_dir is not None:
+            created += _from_files(import_dir)
+            rows = [(row["alg"], row["state"]) for row in created]
+        for alg in ALGORITHMS:
+            states = {state for row_alg, state in rows if row_alg == alg}
+            created += [_new_row(alg, state, secret) for state in ("active", "next") if state not in states]
+        if created:
+            connection.execute(insert(_TABLE), created)
+    return [KeyInfo(r["kid"], r["alg"], r["state"], r["created_at"].isoformat(),
+                    r["retired_at"].isoformat() if r["retired_at"] else None) for r in created]
+
+
+def _from_files(directory: Path) -> list[dict[str, Any]]:
     if not directory.is_dir():
         return []
-    infos = []
+    found = []
     for path in sorted(directory.glob("*.json")):
-        data = json.loads(path.read_text())
-        infos.append(KeyInfo(**data))
-    return sorted(infos, key=lambda i: (i.alg, i.created_at))
+        info = json.loads(path.read_text())
+        pem = directory / f"{info['kid']}.pem"
+        if not pem.is_file() or info.get("alg") not in ALGORITHMS:
+            continue
+        found.append({"kid": info["kid"], "alg": info["alg"], "state": info["state"],
+                      "created_at": dt.datetime.fromisoformat(info["created_at"]),
+                      "retired_at": dt.datetime.fromisoformat(info["retired_at"]) if info.get("retired_at") else None,
+                      "private_pem": pem.read_bytes()})
+    # Two active keys of one algorithm (caught mid-rotation): the newer stays active.
+    newest: dict[str, dict[str, Any]] = {}
+    for row in sorted(found, key=lambda r: r["created_at"]):
+        if row["state"] == "active":
+            newest[row["alg"]] = row
+    for row in found:
+        if row["state"] == "active" and newest[row["alg"]] is not row:
+            row.update(state="retired", retired_at=_now())
+    return found
 
 
-def ensure_keys(directory: Path, secret: str) -> list[KeyInfo]:
-    """Create an active and a next key per algorithm where missing; safe to run again."""
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    created = []
-    infos = list_keys(directory)
-    for alg in ALGORITHMS:
-        states = {i.state for i in infos if i.alg == alg}
-        if "active" not in states:
-            created.append(_write_key(directory, _generate(alg), alg, "active", secret))
-        if "next" not in states:
-            created.append(_write_key(directory, _generate(alg), alg, "next", secret))
-    return created
-
-
-def rotate(directory: Path, secret: str, *, retire_after: int) -> list[KeyInfo]:
-    """Promote each ``next`` key to active, retire the active one, and publish a new ``next``.
+def rotate(engine: Engine, secret: str, *, retire_after: int) -> list[KeyInfo]:
+    """Retire each active key, promote the ``next`` one, and publish a new ``next``: one
+    transaction, so no instance ever reads a state without an active key.
 
     Retired keys older than ``retire_after`` seconds are deleted: nothing they signed is
     still valid.
     """
-    ensure_keys(directory, secret)
+    ensure_keys(engine, secret)
     now = _now()
-    before = list_keys(directory)
-    # Promote first, retire second: a server reading the directory in between sees two active
-    # keys (and signs with the newer), never none.
-    for info in before:
-        if info.state == "next":
-            _write_info(directory, KeyInfo(info.kid, info.alg, "active", info.created_at))
-    for info in before:
-        if info.state == "active":
-            _write_info(directory, KeyInfo(info.kid, info.alg, "retired", info.created_at, now.isoformat()))
-        elif info.state == "retired" and info.retired_at:
-            if dt.datetime.fromisoformat(info.retired_at) + dt.timedelta(seconds=retire_after) < now:
-                (directory / f"{info.kid}.json").unlink(missing_ok=True)
-                (directory / f"{info.kid}.pem").unlink(missing_ok=True)
-    ensure_keys(directory, secret)
-    return list_keys(directory)
+    with engine.begin() as connection:
+        connection.execute(delete(_TABLE).where(_TABLE.c.state == "retired",
+                                                _TABLE.c.retired_at < now - dt.timedelta(seconds=retire_after)))
+        connection.execute(update(_TABLE).where(_TABLE.c.state == "active").values(state="retired", retired_at=now))
+        connection.execute(update(_TABLE).where(_TABLE.c.state == "next").values(state="active"))
+        connection.execute(insert(_TABLE), [_new_row(alg, "next", secret) for alg in ALGORITHMS])
+    return list_keys(engine)
 
 
 class Keyring:
-    """The keys a running server signs with and publishes; reloaded when the directory changes."""
+    """The keys a running server signs with and publishes, read again from the database at most
+    every ``refresh_every`` seconds (and loaded again only when a key changed)."""
 
-    def __init__(self, directory: str | Path, secret: str, *, retire_after: int) -> None:
-        self.directory = Path(directory)
+    def __init__(self, engine: Engine, secret: str, *, retire_after: int, refresh_every: float = 10.0) -> None:
+        self.engine = engine
         self._secret = secret
         self._retire_after = retire_after
+        self._refresh_every = refresh_every
         self._lock = threading.Lock()
-        self._stamp: float | None = None
+        self._checked_at: float | None = None
+        self._stamp: tuple[Any, ...] | None = None
         self._active: dict[str, SigningKey] = {}
         self._published: KeySet = KeySet([])
         self._jwks: dict[str, Any] = {"keys": []}
         self._jwks_json = '{"keys": []}'
 
+    def reload(self) -> None:
+        """Read the keys again on the next use (this process just rotated them)."""
+        self._checked_at = None
+
     def _refresh(self) -> None:
-        try:
-            stamp = self.directory.stat().st_mtime
-        except FileNotFoundError as exc:
-            raise KeyringError(f"keys directory {self.directory} does not exist; run `idp init`") from exc
-        if stamp == self._stamp:
+        checked = self._checked_at
+        if checked is not None and time.monotonic() - checked < self._refresh_every:
             return
         with self._lock:
+            if self._checked_at is not None and time.monotonic() - self._checked_at < self._refresh_every:
+                return
+            try:
+                self._load()
+            except SQLAlchemyError as exc:
+                if not self._active:
+                    raise KeyringError("the signing keys could not be read from the database") from exc
+                _log.warning("signing keys: the database could not be read; keeping the keys loaded before")
+            self._checked_at = time.monotonic()
+
+    def _load(self) -> None:
+        now = _now()
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(_TABLE.c.kid, _TABLE.c.alg, _TABLE.c.state, _TABLE.c.created_at,
+                                             _TABLE.c.retired_at).order_by(_TABLE.c.created_at)).all()
+            live = [row for row in rows if row.state != "retired" or row.retired_at is None
+                    or row.retired_at + dt.timedelta(seconds=self._retire_after) >= now]
+            stamp = tuple((row.kid, row.state) for row in live)
             if stamp == self._stamp:
                 return
-            active: dict[str, SigningKey] = {}
-            published: list[Any] = []
-            now = _now()
-            for info in list_keys(self.directory):
-                if info.state == "retired" and info.retired_at:
-                    if dt.datetime.fromisoformat(info.retired_at) + dt.timedelta(seconds=self._retire_after) < now:
-                        continue
-                pem = (self.directory / f"{info.kid}.pem").read_bytes()
-                cls = RSAKey if info.alg == "RS256" else ECKey
-                key = cls.import_key(pem, parameters={"kid": info.kid, "alg": info.alg, "use": "sig"},
-                                     password=_passphrase(self._secret))
-                published.append(key)
-                if info.state == "active":
-                    active[info.alg] = key
-            if not active:
-                if self._active:
-                    return  # caught mid-write: keep the last good set and look again next time
-                raise KeyringError(f"no active signing key in {self.directory}; run `idp init`")
-            self._active = active
-            self._published = KeySet(published)
-            self._jwks = {"keys": [k.as_dict(private=False) for k in published]}
-            self._jwks_json = json.dumps(self._jwks)
-            self._stamp = stamp
+            pems = dict(connection.execute(select(_TABLE.c.kid, _TABLE.c.private_pem)
+                                           .where(_TABLE.c.kid.in_([row.kid for row in live]))).all())
+        active: dict[str, SigningKey] = {}
+        published: list[Any] = []
+        for row in live:
+            cls = RSAKey if row.alg == "RS256" else ECKey
+            key = cls.import_key(pems[row.kid], parameters={"kid": row.kid, "alg": row.alg, "use": "sig"},
+                                 password=_passphrase(self._secret))
+            published.append(key)
+            if row.state == "active":
+                active[row.alg] = key  # in creation order: the newer wins
+        if not active:
+            raise KeyringError("no active signing key; run `idp init`")
+        self._active = active
+        self._published = KeySet(published)
+        self._jwks = {"keys": [k.as_dict(private=False) for k in published]}
+        self._jwks_json = json.dumps(self._jwks)
+        self._stamp = stamp
 
     def signing_key(self, alg: str) -> SigningKey:
         self._refresh()

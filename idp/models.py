@@ -16,6 +16,7 @@ from idp.db import Base
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
+from idp.oidc.models import SigningKeyRecord
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
@@ -36,6 +37,7 @@ __all__ = [
            "ProofingCase",
            "RecoveryCode",
            "Role",
+           "SigningKeyRecord",
            "Throttle",
            "Token",
            "TokenFamily",

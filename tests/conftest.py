@@ -25,10 +25,9 @@ PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 
 @pytest.fixture(scope="session")
 def keys_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Signing keys are slow to make (RSA): one set for the session."""
-    path = tmp_path_factory.mktemp("keys")
-    keyring.ensure_keys(path, "test-secret-key-" + "x" * 32)
-    return path
+    """KEYS_DIR: where an earlier version kept signing keys (now in the database, made once per
+    session in the template database); empty, so nothing is imported."""
+    return tmp_path_factory.mktemp("keys")
 
 
 def _admin_engine() -> Any:
@@ -49,6 +48,8 @@ def _migrated(url: str, keys_dir: Path, tmp_path: Path) -> None:
     migrate.upgrade(application)
     from idp.db import engine_of
 
+    # Every test's database starts with the session's signing keys (made once: RSA is slow).
+    keyring.ensure_keys(engine_of(application), "test-secret-key-" + "x" * 32)
     engine_of(application).dispose()
 
 

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from idp import keyring
 from idp import migrate
 from idp.cli import emit
+from idp.db import engine_of
 
 
 @click.command("init")
@@ -21,8 +22,10 @@ def init_command(as_json: bool) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     migrate.upgrade(app)
     secret = app.config.get("KEYS_SECRET") or app.config["SECRET_KEY"]
-    created = keyring.ensure_keys(Path(app.config["KEYS_DIR"]), secret)
-    emit({"database": "at head", "keys_created": len(created), "keys_dir": app.config["KEYS_DIR"]}, as_json)
+    # Keys live in the database; a KEYS_DIR of an earlier version is imported once (idp.keyring).
+    created = keyring.ensure_keys(engine_of(app), secret, import_dir=Path(app.config["KEYS_DIR"]))
+    app.extensions["idp.keyring"].reload()
+    emit({"database": "at head", "keys_created": len(created)}, as_json)
 
 
 @click.group("db")

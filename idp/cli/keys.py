@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -11,6 +9,7 @@ from flask.cli import with_appcontext
 from idp import audit
 from idp import keyring
 from idp.cli import emit
+from idp.db import engine_of
 from idp.db import get_session
 
 
@@ -28,7 +27,7 @@ def keys_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def list_command(as_json: bool) -> None:
-    infos = keyring.list_keys(Path(current_app.config["KEYS_DIR"]))
+    infos = keyring.list_keys(engine_of(current_app))
     if as_json:
         emit({"keys": [i.__dict__ for i in infos]}, True)
     else:
@@ -42,8 +41,9 @@ def list_command(as_json: bool) -> None:
 def rotate_command(as_json: bool) -> None:
     """Promote the published next key to active; retire the old one (still published until its tokens expire)."""
     cfg = current_app.config
-    infos = keyring.rotate(Path(cfg["KEYS_DIR"]), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
+    infos = keyring.rotate(engine_of(current_app), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
                            retire_after=_retire_after())
+    current_app.extensions["idp.keyring"].reload()  # this process at once; the others within KEYS_REFRESH_SECONDS
     audit.record(get_session(), audit.Event.SIGNING_KEYS_ROTATED, active=[i.kid for i in infos if i.state == "active"],
                  retired=[i.kid for i in infos if i.state == "retired"])
     emit({"keys": [i.__dict__ for i in infos]} if as_json else {"rotated": "yes", "keys": len(infos)}, as_json)

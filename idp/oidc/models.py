@@ -11,10 +11,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
+from sqlalchemy import Index
+from sqlalchemy import LargeBinary
 from sqlalchemy import String
 from sqlalchemy import Text
 from sqlalchemy import UniqueConstraint
 from sqlalchemy import case
+from sqlalchemy import text
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -333,3 +336,24 @@ class UsedAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime]
+
+
+class SigningKeyRecord(Base):
+    """One of the IdP's own signing keys, shared by every instance (:mod:`idp.keyring`).
+
+    The private key is PKCS#8 PEM encrypted with a passphrase derived from ``KEYS_SECRET`` (or
+    ``SECRET_KEY``): the database alone does not give it away. At most one ``active`` key per
+    algorithm (a partial unique index), so two instances running ``idp init`` at once cannot both
+    make one.
+    """
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (Index("uq_signing_keys_active_alg", "alg", unique=True,
+                            sqlite_where=text("state = 'active'"), postgresql_where=text("state = 'active'")),)
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(8))  # next, active, retired
+    created_at: Mapped[dt.datetime]
+    retired_at: Mapped[dt.datetime | None]
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)

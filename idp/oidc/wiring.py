@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.db import engine_of
 from idp.extensions import authorization
 from idp.extensions import require_oauth
 from idp.keyring import Keyring
@@ -33,8 +34,9 @@ _registered: list[bool] = []
 def init_app(app: Flask) -> None:
     cfg = app.config
     retire_after = max(int(cfg["ACCESS_TOKEN_LIFETIME"]), int(cfg["ID_TOKEN_LIFETIME"])) + 60
-    app.extensions["idp.keyring"] = Keyring(cfg["KEYS_DIR"], cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
-                                            retire_after=retire_after)
+    app.extensions["idp.keyring"] = Keyring(engine_of(app), cfg.get("KEYS_SECRET") or cfg["SECRET_KEY"],
+                                            retire_after=retire_after,
+                                            refresh_every=float(cfg["KEYS_REFRESH_SECONDS"]))
     authorization.init_app(app, query_client=query_client, save_token=save_token)
     if _registered:
         return  # the singletons hold no per-app state beyond config; register protocol parts once

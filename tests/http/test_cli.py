@@ -101,15 +101,7 @@ def test_init_is_safe_to_run_again(run):
     assert json.loads(run("init", "--json").stdout)["keys_created"] == 0
 
 
-def test_keys_rotate_publishes_next_before_it_signs(app, client, run, tmp_path):
-    import shutil
-
-    keys_dir = tmp_path / "rot-keys"
-    shutil.copytree(app.config["KEYS_DIR"], keys_dir)
-    app.config["KEYS_DIR"] = str(keys_dir)
-    from idp.keyring import Keyring
-
-    app.extensions["idp.keyring"] = Keyring(keys_dir, app.config["SECRET_KEY"], retire_after=900)
+def test_keys_rotate_publishes_next_before_it_signs(app, client, run):
     before = json.loads(run("keys", "list", "--json").stdout)["keys"]
     next_kids = {k["kid"] for k in before if k["state"] == "next"}
     active_kids = {k["kid"] for k in before if k["state"] == "active"}
@@ -129,10 +121,14 @@ def test_keys_rotate_publishes_next_before_it_signs(app, client, run, tmp_path):
         assert len(rotated) == 1 and set(rotated[0].details["active"]) == next_kids
 
 
-def test_private_key_files_are_encrypted_and_private(app):
-    for pem in Path(app.config["KEYS_DIR"]).glob("*.pem"):
-        assert pem.stat().st_mode & 0o077 == 0
-        assert b"ENCRYPTED PRIVATE KEY" in pem.read_bytes()
+def test_private_keys_are_stored_encrypted_in_the_database_and_no_file_is_written(app, run):
+    from idp.oidc.models import SigningKeyRecord
+
+    run("init", "--json")
+    with app.app_context():
+        pems = get_session().scalars(select(SigningKeyRecord.private_pem)).all()
+    assert len(pems) == 4 and all(b"ENCRYPTED PRIVATE KEY" in pem for pem in pems)
+    assert not any(Path(app.config["KEYS_DIR"]).glob("*.pem"))
 
 
 def test_unsafe_setting_refuses_to_start_with_one_line(tmp_path):

@@ -5,8 +5,6 @@ at once."""
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,16 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from idp import keyring
+from idp.db import engine_of
 
 DOCUMENTS = ["/.well-known/openid-configuration", "/jwks.json"]
 SECRET = "test-secret-key-" + "x" * 32
-
-
-@pytest.fixture
-def app_config(app_config: dict[str, Any], keys_dir: Path, tmp_path: Path) -> dict[str, Any]:
-    own = tmp_path / "keys"  # this module rotates keys: not the session's shared directory
-    shutil.copytree(keys_dir, own)
-    return {**app_config, "KEYS_DIR": str(own)}
 
 
 def _headers(response: Any) -> dict[str, str]:
@@ -74,7 +66,8 @@ def test_other_methods_still_get_flasks_answer(client: FlaskClient, path: str) -
 def test_a_rotated_key_is_published_by_the_next_request_with_a_new_etag(app: Flask, client: FlaskClient) -> None:
     before = client.get("/jwks.json")
     kids_before = {key["kid"] for key in before.json["keys"]}
-    keyring.rotate(Path(app.config["KEYS_DIR"]), SECRET, retire_after=3600)
+    keyring.rotate(engine_of(app), SECRET, retire_after=3600)
+    app.extensions["idp.keyring"].reload()  # as `idp keys rotate` does in its own process
     after = client.get("/jwks.json", headers={"If-None-Match": before.headers["ETag"]})
     assert after.status_code == 200  # the old ETag no longer matches
     assert after.headers["ETag"] != before.headers["ETag"]

@@ -108,10 +108,10 @@ def test_service_pdb_and_hpa_point_at_the_deployment() -> None:
     assert _by_kind("PodDisruptionBudget")["spec"]["minAvailable"] < deployment["spec"]["replicas"]
 
 
-def test_migration_job_applies_migrations() -> None:
+def test_migration_job_applies_migrations_and_makes_the_keys() -> None:
     job = _by_kind("Job")["spec"]["template"]["spec"]
     (container,) = job["containers"]
-    assert container["command"][:3] == ["idp", "db", "upgrade"]
+    assert container["command"] == ["idp", "init"]  # migrations, and signing keys in the database
     assert job["restartPolicy"] == "Never"
     assert job["securityContext"]["runAsNonRoot"] is True
 

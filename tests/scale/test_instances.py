@@ -2,13 +2,15 @@
 
 What an operator running several instances relies on: a sign-in and code flow whose requests land on
 different instances works; a code or a refresh token sent to two instances at the same moment is
-accepted once; signing out at one instance signs out at all. The signing keys are files
-(idp/keyring.py), so the three share one keys folder, as deploy/ tells operators to do.
+accepted once; signing out at one instance signs out at all; `idp keys rotate` reaches every
+instance. Nothing is shared on disk: each instance has its own instance and keys folders, and the
+signing keys come from the database (idp/keyring.py).
 Needs IDP_TEST_DATABASE_URL (a server where it may create a database) and nginx; skipped without.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -86,6 +88,7 @@ class Cluster:
     client_id: str
     client_secret: str
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # for the command line, as the migration unit runs it
 
     def requests_served(self) -> list[int]:
         """Access-log lines so far, per instance (idp.accesslog writes one per request)."""
@@ -140,7 +143,8 @@ def cluster(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "IDP_ISSUER": issuer,
         "IDP_DATABASE_URL": database,
         "IDP_SECRET_KEY": secrets.token_urlsafe(48),
-        "IDP_KEYS_DIR": str(root / "keys"),
+        "IDP_KEYS_DIR": str(root / "keys-migrate"),
+        "IDP_KEYS_REFRESH_SECONDS": "1",
         "IDP_TRUST_PROXY": "1",
         "IDP_INSTANCE_PATH": str(root / "instance-migrate"),
         "PYTHONUNBUFFERED": "1",
@@ -150,14 +154,15 @@ def cluster(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     client = _cli(env, "clients", "add", "--name", "Scale RP", "--redirect-uri", REDIRECT_URI, "--trusted")
     cluster = Cluster(issuer=issuer, instances=[f"http://127.0.0.1:{p}" for p in ports],
                       logs=[root / f"idp-{p}.log" for p in ports], nginx_log=root / "nginx" / "access.log",
-                      client_id=client["client_id"], client_secret=client["client_secret"])
+                      client_id=client["client_id"], client_secret=client["client_secret"], env=env)
     try:
         for port, log in zip(ports, cluster.logs, strict=True):
             with log.open("wb") as out:
                 cluster.procs.append(subprocess.Popen(
                     [idp_script(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
                      "--threads", "4"],
-                    env={**env, "IDP_INSTANCE_PATH": str(root / f"instance-{port}")},
+                    env={**env, "IDP_INSTANCE_PATH": str(root / f"instance-{port}"),
+                         "IDP_KEYS_DIR": str(root / f"keys-{port}")},
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True))
         for proc, base, log in zip(cluster.procs, cluster.instances, cluster.logs, strict=True):
             wait_until_answers(proc, base + "/.well-known/openid-configuration", timeout=START_TIMEOUT, log=log)
@@ -281,3 +286,30 @@ def test_signing_out_at_one_instance_signs_out_at_all(cluster: Cluster) -> None:
         location = _authorize_at(other, cluster)
         assert not location.startswith(REDIRECT_URI), "another instance still honours the ended session"
         assert "/signin" in location, location
+
+
+def _kids(base: str) -> set[str]:
+    return {key["kid"] for key in requests.get(base + "/jwks.json", timeout=5).json()["keys"]}
+
+
+def test_keys_rotated_on_one_machine_are_published_by_every_instance(cluster: Cluster) -> None:
+    before = {base: _kids(base) for base in cluster.instances}
+    assert len({frozenset(kids) for kids in before.values()}) == 1, "one key set for all"
+    rotated = _cli(cluster.env, "keys", "rotate", "--json")["keys"]
+    new_next = {key["kid"] for key in rotated if key["state"] == "next"}
+    assert new_next and not new_next & next(iter(before.values()))
+    deadline = time.monotonic() + 10  # IDP_KEYS_REFRESH_SECONDS=1 here; 10 s by default
+    waiting = set(cluster.instances)
+    while waiting and time.monotonic() < deadline:
+        waiting = {base for base in waiting if not new_next <= _kids(base)}
+        time.sleep(0.2)
+    assert not waiting, f"not published by {sorted(waiting)}"
+    # and a flow after the rotation works through nginx, its ID token signed by the promoted key
+    promoted = {key["kid"] for key in rotated if key["state"] == "active"}
+    browser = Browser(cluster.issuer)
+    code, verifier = _code(browser, cluster)
+    response = exchange(browser, code, client_id=cluster.client_id,  # type: ignore[arg-type]
+                        secret=cluster.client_secret, verifier=verifier)
+    assert response.status_code == 200, response.text
+    header = json.loads(base64.urlsafe_b64decode(response.json()["id_token"].split(".")[0] + "=="))
+    assert header["kid"] in promoted
