@@ -91,7 +91,7 @@ def test_idpyoidc_code_flow_pkce_s256_and_state(live_idp: LiveIdp, person: Perso
     # A response with a state idpyoidc did not send is refused before any token request.
     begun = rph.begin("idp", req_args={"prompt": "consent", "scope": SCOPE})
     forged = {**query(browser.authorize(begun)), "state": "forged"}
-    with pytest.raises(Exception, match="forged|state|Unknown"):
+    with pytest.raises(Exception, match=r"forged|state|Unknown"):
         rph.finalize(live_idp.issuer, forged)
 
 
