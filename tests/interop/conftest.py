@@ -1,7 +1,8 @@
-"""Fixtures for the interop tests: panva openid-client (Node.js) and a live ``idp serve`` on 127.0.0.1.
+"""Fixtures for the interop tests: a live ``idp serve`` on 127.0.0.1 and the relying parties signing in to it.
 
-One server serves the whole session; each test registers its own clients through the ``idp`` CLI,
-then runs ``rp.mjs`` (see README.md) against the server and gets back the JSON it prints.
+One server serves the whole session; each test registers its own clients through the ``idp`` CLI.
+panva openid-client (Node.js) runs as ``rp.mjs`` (see README.md) and prints JSON; the Python
+libraries (pyoidc, idpyoidc, Authlib) run in-process, with ``browser.py`` as the person.
 """
 
 from __future__ import annotations
@@ -47,14 +48,20 @@ def _missing_tool(message: str) -> None:
     """A missing tool skips on a workstation and fails in CI, where the suite must really run."""
     if os.environ.get("CI"):
         pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
+def missing_library(name: str) -> None:
+    """Call from a module's ``except ImportError``: skips the module, or fails it in CI."""
+    _missing_tool(f"{name} is not installed: pip install -e '.[test]' (the test extra pins it)")
+
+
+@pytest.fixture(scope="session")
 def node() -> str:
     """``node`` (>= 20) with ``tests/interop/node_modules`` installed from package-lock.json.
 
-    Autouse, so a missing Node.js skips (or fails, in CI) before a server is started for nothing.
+    Used first by the openid-client module (``usefixtures``), so a missing Node.js skips (or fails,
+    in CI) before a server is started for nothing.
     """
     node_bin, npm_bin = shutil.which("node"), shutil.which("npm")
     if not node_bin or not npm_bin:

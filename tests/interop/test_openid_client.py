@@ -22,7 +22,7 @@ from tests.interop.conftest import Account
 from tests.interop.conftest import LiveIdp
 from tests.interop.conftest import RunRp
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.usefixtures("node")]  # node first: no server for nothing
 
 ACR_IAL1_AAL1 = "urn:th:digitalid:ial1:aal1"
 # Only the code exchange, the ID token and userinfo: no refresh, revocation or logout.
