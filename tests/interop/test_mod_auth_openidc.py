@@ -477,22 +477,25 @@ def test_mod_auth_openidc_client_secret_basic(live_idp: LiveIdp, account: Accoun
     assert "invalid_client" in wrong.error_log()
 
 
-def _rsa_key_files(root: Path, kid: str) -> tuple[Path, Path]:
-    """(the RSA private key as PEM for Apache, the public JWKS to register)."""
+def _rsa_key_files(root: Path, kid: str) -> tuple[Path, Path, Path]:
+    """(the RSA private key and its public key as PEM for Apache, the public JWKS to register)."""
     key = RSAKey.generate_key(2048, private=True, parameters={"kid": kid})
-    pem, jwks = root / f"{kid}.pem", root / f"{kid}.jwks.json"
-    pem.write_bytes(key.as_pem(private=True))
+    private, public, jwks = root / f"{kid}.pem", root / f"{kid}.pub.pem", root / f"{kid}.jwks.json"
+    private.write_bytes(key.as_pem(private=True))
+    public.write_bytes(key.as_pem(private=False))
     jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
-    return pem, jwks
+    return private, public, jwks
 
 
 def test_mod_auth_openidc_private_key_jwt(live_idp: LiveIdp, account: Account, apache: StartApache,
                                          tmp_path: Path) -> None:
-    pem, jwks = _rsa_key_files(tmp_path, "apache-rsa-1")
+    private, public, jwks = _rsa_key_files(tmp_path, "apache-rsa-1")
     rp = register(live_idp, "--auth-method", "private_key_jwt", "--jwks-file", str(jwks))
     assert "client_secret" not in rp.client
-    # OIDCPrivateKeyFiles first: see test_mod_auth_openidc_private_key_jwt_directive_order.
-    server = apache(rp, client_auth=f"OIDCPrivateKeyFiles apache-rsa-1#{pem}\n"
+    # OIDCPrivateKeyFiles before the auth method (test_mod_auth_openidc_private_key_jwt_directive_order), and
+    # OIDCPublicKeyFiles too: without it Debian 12's 2.4.12.3 dereferences a NULL list and its child crashes.
+    server = apache(rp, client_auth=f"OIDCPrivateKeyFiles apache-rsa-1#{private}\n"
+                                    f"OIDCPublicKeyFiles apache-rsa-1#{public}\n"
                                     "OIDCProviderTokenEndpointAuth private_key_jwt")
 
     page, _ = sign_in(requests.Session(), server, account)
@@ -504,7 +507,7 @@ def test_mod_auth_openidc_private_key_jwt(live_idp: LiveIdp, account: Account, a
 
 def test_mod_auth_openidc_private_key_jwt_directive_order(tmp_path: Path) -> None:
     """The trap the guide warns about: the auth method named before its key files stops Apache at startup."""
-    pem, _ = _rsa_key_files(tmp_path, "apache-rsa-2")
+    pem, _, _ = _rsa_key_files(tmp_path, "apache-rsa-2")
     rp = Rp(free_port(), {"client_id": "order-check"})
     wrong = tmp_path / "wrong.conf"
     wrong.write_text(_config(tmp_path, rp, issuer="http://127.0.0.1:9", backend=9, extra="",
