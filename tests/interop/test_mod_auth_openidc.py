@@ -16,7 +16,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable
@@ -111,7 +110,7 @@ OIDCPassRefreshToken On
 class _EchoHandler(BaseHTTPRequestHandler):
     """The agency's application: answers with the ``OIDC_*`` headers Apache passed it, as JSON."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = json.dumps({k.lower(): v for k, v in self.headers.items() if k.lower().startswith("oidc_")})
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -119,7 +118,7 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body.encode())
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -183,7 +182,8 @@ def _config(root: Path, rp: Rp, *, issuer: str, backend: int, client_auth: str, 
     user = "User www-data\nGroup www-data" if os.geteuid() == 0 else ""
     return CONFIG.format(root=root, port=rp.port, user=user, load=load, issuer=issuer,
                          client_id=rp.client["client_id"], client_auth=client_auth,
-                         passphrase=secrets.token_urlsafe(24), log_level=os.environ.get("APACHE_LOG_LEVEL", "warn"), extra=extra, backend=backend, aal2=AAL2)
+                         passphrase=secrets.token_urlsafe(24), log_level=os.environ.get("APACHE_LOG_LEVEL", "warn"),
+                         extra=extra, backend=backend, aal2=AAL2)
 
 
 StartApache = Callable[..., Apache]
@@ -203,12 +203,12 @@ def apache(live_idp: LiveIdp, backend: int, tmp_path: Path) -> Iterator[StartApa
         conf = root / "httpd.conf"
         conf.write_text(_config(root, rp, issuer=live_idp.issuer, backend=backend,
                                 client_auth=client_auth, extra=extra))
-        log = root / "error.log"
         with (root / "stderr.log").open("wb") as stderr:  # what Apache says before its ErrorLog opens
             proc = subprocess.Popen([APACHE, "-f", str(conf), "-DFOREGROUND"], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         started.append((proc, root))
-        wait_until_answers(proc, f"{rp.base}/ready", timeout=START_TIMEOUT, log=log)
+        # A configuration error stops Apache before it opens its ErrorLog: show what it said on stderr.
+        wait_until_answers(proc, f"{rp.base}/ready", timeout=START_TIMEOUT, log=root / "stderr.log")
         return Apache(rp.base, root)
 
     yield start
@@ -263,7 +263,7 @@ def _through_idp(browser: requests.Session, page: requests.Response, account: Ac
 
 def _auth_request(page: requests.Response) -> dict[str, str]:
     """The authorization request as the IdP received it: the query of a GET, or the fields Apache's
-    auto-submitting page posts (``OIDCAuthRequestMethod POST``)."""
+    auto-submitting page posts (``OIDCProviderAuthRequestMethod POST``)."""
     first = page.history[0] if page.history else page
     location = first.headers.get("Location", "")
     if location:
@@ -276,7 +276,7 @@ def sign_in(browser: requests.Session, apache: Apache, account: Account, path: s
     """Open ``path`` on Apache, sign in at the IdP; (the page Apache serves at the end, the request sent)."""
     page = browser.get(apache.base + path, headers=BROWSER, timeout=10)
     sent = _auth_request(page)
-    if page.url.startswith(apache.base):  # OIDCAuthRequestMethod POST: Apache's page posts to the IdP
+    if page.url.startswith(apache.base):  # OIDCProviderAuthRequestMethod POST: Apache's page posts to the IdP
         action, hidden = _form(page, "")
         page = browser.post(action, data=hidden, headers=BROWSER, timeout=10)
     page = _through_idp(browser, page, account, totp=totp)
@@ -327,11 +327,15 @@ def test_mod_auth_openidc_code_flow_pkce_s256_state(live_idp: LiveIdp, account: 
     assert claims["oidc_claim_acr"] == AAL1
     assert claims["oidc_claim_iss"] == live_idp.issuer
 
-    # A replayed callback (same code and state) is refused: the state was used up.
-    callback = next(r.headers["Location"] for r in [*page.history] if r.headers.get("Location", "").startswith(
-        server.callback))
-    replay = requests.get(callback, headers=BROWSER, timeout=10, allow_redirects=False)
-    assert replay.status_code >= 400 or not replay.headers.get("Location", "").endswith("/protected")
+    # The negative side: another browser that started its own sign-in cannot be handed this code and state.
+    callback = next(r.headers["Location"] for r in page.history
+                    if r.headers.get("Location", "").startswith(server.callback + "?"))
+    victim = requests.Session()
+    victim.get(server.base + "/protected", headers=BROWSER, timeout=10, allow_redirects=False)  # its own state
+    injected = victim.get(callback, headers=BROWSER, timeout=10, allow_redirects=False)
+    assert "oidc_claim_sub" not in injected.text
+    assert not any(c.name == "mod_auth_openidc_session" and c.value for c in victim.cookies)
+    assert "unable to restore state" in server.error_log()
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
@@ -445,10 +449,16 @@ def test_mod_auth_openidc_step_up_totp(live_idp: LiveIdp, apache: StartApache) -
     page, _ = sign_in(browser, server, person)
     assert page.json()["oidc_claim_acr"] == AAL1
 
-    to_idp = browser.get(server.base + "/renew", headers=BROWSER, timeout=10, allow_redirects=False)
-    assert to_idp.status_code == 302  # not the page: the password session is not enough
-    assert parse_qs(urlsplit(to_idp.headers["Location"]).query)["acr_values"] == [AAL2]
-    step_up = browser.get(to_idp.headers["Location"], headers=BROWSER, timeout=10)
+    # Not the page: the password session is not enough. mod_auth_openidc answers with a page that sends
+    # the browser on to the IdP by <meta http-equiv="refresh">, asking for the stronger acr.
+    refused = browser.get(server.base + "/renew", headers=BROWSER, timeout=10, allow_redirects=False)
+    assert "oidc_claim_sub" not in refused.text
+    refresh = re.search(r'<meta http-equiv="refresh" content="0; url=([^"]+)">', refused.text)
+    assert refresh, (refused.status_code, refused.text)
+    to_idp = html.unescape(refresh.group(1))
+    assert to_idp.startswith(live_idp.issuer + "/authorize?")
+    assert parse_qs(urlsplit(to_idp).query)["acr_values"] == [AAL2]
+    step_up = browser.get(to_idp, headers=BROWSER, timeout=10)
     assert "/signin/more" in step_up.url, step_up.text
     assert 'autocomplete="current-password"' not in step_up.text  # no password again
     page = _through_idp(browser, step_up, person, totp=secret)
@@ -531,8 +541,8 @@ def test_mod_auth_openidc_private_key_jwt_directive_order(tmp_path: Path) -> Non
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_mod_auth_openidc_authorization_request_method(live_idp: LiveIdp, account: Account, apache: StartApache,
                                                        method: str) -> None:
-    """``OIDCAuthRequestMethod GET`` (a redirect) and ``POST`` (an auto-submitting form the browser posts)."""
-    server = apache(register(live_idp), extra=f"OIDCAuthRequestMethod {method}")
+    """``OIDCProviderAuthRequestMethod GET`` (a redirect) and ``POST`` (an auto-submitting form the browser posts)."""
+    server = apache(register(live_idp), extra=f"OIDCProviderAuthRequestMethod {method}")
     browser = requests.Session()
 
     first = browser.get(server.base + "/protected", headers=BROWSER, timeout=10, allow_redirects=False)
