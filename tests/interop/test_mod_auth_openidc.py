@@ -485,6 +485,7 @@ def test_mod_auth_openidc_client_secret_basic(live_idp: LiveIdp, account: Accoun
     assert refused.url.startswith(wrong.callback + "?")
     assert "oidc_claim_sub" not in refused.text
     assert "invalid_client" in wrong.error_log()
+    assert "in the Authorization header is not correct" in wrong.error_log()  # it was sent as HTTP Basic
 
 
 def _rsa_key_files(root: Path, kid: str) -> tuple[Path, Path, Path]:
@@ -534,7 +535,8 @@ def test_mod_auth_openidc_private_key_jwt_directive_order(tmp_path: Path) -> Non
                               check=False)
 
     assert refused.returncode != 0
-    assert "OIDCProviderTokenEndpointAuth" in refused.stderr, refused.stderr
+    assert "Invalid value for directive 'OIDCProviderTokenEndpointAuth': invalid value 'private_key_jwt'" \
+        in refused.stderr, refused.stderr
     assert accepted.returncode == 0, accepted.stderr
 
 
