@@ -285,7 +285,8 @@ def test_authlib_flask_private_key_jwt(live_idp: LiveIdp, person: Person, tmp_pa
     refreshed = _refresh(rp, token["refresh_token"])
     assert refreshed["access_token"] != token["access_token"]
 
-    stranger = _rp(live_idp, client={"client_id": rp.client_id}, key=RSAKey.generate_key(2048, private=True))  # unknown key
+    unknown_key = RSAKey.generate_key(2048, private=True)  # a key the IdP was not given
+    stranger = _rp(live_idp, client={"client_id": rp.client_id}, key=unknown_key)
     with pytest.raises(OAuthError) as refused:
         _refresh(stranger, refreshed["refresh_token"])
     assert refused.value.error == "invalid_client"
