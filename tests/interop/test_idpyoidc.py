@@ -8,6 +8,8 @@ unless it may write a key pair under ``./private``.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ from tests.interop.conftest import missing_library
 
 try:
     from cryptojwt.key_jar import KeyJar
+    from cryptojwt.key_jar import build_keyjar
+    from idpyoidc.client.exception import OidcServiceError
     from idpyoidc.client.rp_handler import RPHandler
 except ImportError:
     missing_library("idpyoidc")
@@ -48,20 +52,26 @@ def person(live_idp: LiveIdp) -> Person:
     return new_person(live_idp)
 
 
-def _handler(idp: LiveIdp, *args: str, id_token_alg: str = "RS256") -> RPHandler:
+def _handler(idp: LiveIdp, *args: str, id_token_alg: str = "RS256", auth_method: str = "client_secret_basic",
+             keyjar: KeyJar | None = None) -> RPHandler:
+    """An RPHandler for one new client; ``keyjar`` holds the client's own signing keys (private_key_jwt)."""
     registered = idp.add_client("--id-token-alg", id_token_alg, *args)
-    config = {
-        "issuer": idp.issuer, "client_id": registered["client_id"], "client_secret": registered["client_secret"],
+    config: dict[str, Any] = {
+        "issuer": idp.issuer, "client_id": registered["client_id"],
         "redirect_uris": [REDIRECT_URI], "post_logout_redirect_uris": [POST_LOGOUT_REDIRECT_URI],
         "client_type": "oidc",
-        "preference": {"response_types": ["code"], "token_endpoint_auth_method": "client_secret_basic",
+        # idpyoidc reads the *_supported names here and derives the registered value from them.
+        "preference": {"response_types": ["code"], "token_endpoint_auth_methods_supported": [auth_method],
                        "id_token_signed_response_alg": id_token_alg},
         "client_authn_methods": ["client_secret_basic", "private_key_jwt"],
         "add_ons": {"pkce": {"function": "idpyoidc.client.oauth2.add_on.pkce.add_support",
                              "kwargs": {"code_challenge_length": 64, "code_challenge_method": "S256"}}},
         "services": SERVICES,
     }
-    return RPHandler(base_url="https://rp.example", client_configs={"idp": config}, keyjar=KeyJar())
+    if registered.get("client_secret"):  # a private_key_jwt client has none
+        config["client_secret"] = registered["client_secret"]
+    return RPHandler(base_url="https://rp.example", client_configs={"idp": config},
+                     keyjar=keyjar or KeyJar())
 
 
 def _sign_in(rph: RPHandler, browser: Browser, **params: str) -> dict[str, Any]:
@@ -151,3 +161,26 @@ def test_idpyoidc_client_secret_basic(live_idp: LiveIdp, person: Person) -> None
     rph = _handler(live_idp, "--auth-method", "client_secret_basic")
     done = _sign_in(rph, Browser(person))
     assert done["token"]
+
+
+def test_idpyoidc_private_key_jwt(live_idp: LiveIdp, person: Person, tmp_path: Path) -> None:
+    keyjar = build_keyjar([{"type": "RSA", "use": ["sig"]}])  # the client's key pair, owner ""
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps(keyjar.export_jwks(private=False)))
+    rph = _handler(live_idp, "--auth-method", "private_key_jwt", "--jwks-file", str(jwks_file),
+                   auth_method="private_key_jwt", keyjar=keyjar)
+
+    # The code exchange and a refresh with idpyoidc's default assertion (alg from discovery, aud = token endpoint).
+    done = _sign_in(rph, Browser(person))
+    assert done["id_token"]["sub"] and done["userinfo"]["sub"] == done["id_token"]["sub"]
+    new = rph.refresh_access_token(done["state"])
+    assert new["access_token"] and new["refresh_token"]
+
+    # The same client with a key the IdP was not given is refused.
+    stranger = _handler(live_idp, "--auth-method", "private_key_jwt", "--jwks-file", str(jwks_file),
+                        auth_method="private_key_jwt", keyjar=build_keyjar([{"type": "RSA", "use": ["sig"]}]))
+    begun = stranger.begin("idp", req_args={"prompt": "consent", "scope": SCOPE})
+    sent = query(begun)
+    callback = query(Browser(person).authorize(begun))
+    with pytest.raises(OidcServiceError, match="invalid_client"):
+        stranger.finalize(stranger.state2issuer(sent["state"]), callback)
