@@ -31,6 +31,10 @@
 //   RP_MAX_HOPS                  browser hops allowed for the login (default 20)
 //   RP_TIMEOUT                   per-request timeout in seconds (default 10)
 //   RP_DEBUG=1                   trace browser hops on stderr
+//   RP_PAR=1                     push the authorization request first (RFC 9126) and send only
+//                                client_id and request_uri to the authorization endpoint
+//   RP_DPOP=1                    sender-constrain tokens with DPoP (RFC 9449): a fresh ES256 key;
+//                                the code exchange, userinfo and refresh carry proofs
 import * as fs from 'node:fs';
 import { createHmac } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -45,6 +49,8 @@ const MAX_HOPS = Number(env.RP_MAX_HOPS || 20);
 const SKIP = new Set((env.RP_SKIP || '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
 const KNOWN_SKIPS = new Set(['userinfo', 'refresh', 'revocation', 'end_session', 'session_check']);
 const USER_AGENT = 'idp-interop-rp (openid-client)';
+const USE_PAR = env.RP_PAR === '1';
+const USE_DPOP = env.RP_DPOP === '1';
 
 const steps = [];
 const result = { ok: true };
@@ -698,6 +704,7 @@ const DISCOVERY_FIELDS = [
   'end_session_endpoint', 'response_types_supported', 'response_modes_supported', 'grant_types_supported',
   'code_challenge_methods_supported', 'id_token_signing_alg_values_supported', 'token_endpoint_auth_methods_supported',
   'token_endpoint_auth_signing_alg_values_supported', 'authorization_response_iss_parameter_supported',
+  'pushed_authorization_request_endpoint', 'require_pushed_authorization_requests', 'dpop_signing_alg_values_supported',
   'scopes_supported', 'claims_supported', 'subject_types_supported', 'prompt_values_supported',
 ];
 
@@ -774,6 +781,10 @@ async function main() {
     return cfg;
   });
 
+  // DPoP: one key for the whole grant; openid-client retries once with the OP's DPoP-Nonce.
+  const dpopOptions = USE_DPOP ? { DPoP: client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) } : undefined;
+  result.dpop = USE_DPOP;
+
   // 2.+3. authorization request and the OP's pages ---------------------------------------------
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
@@ -790,8 +801,11 @@ async function main() {
     };
     if (prompt) params.prompt = prompt;
     for (const [k, v] of new URLSearchParams(env.RP_EXTRA_AUTH_PARAMS || '')) params[k] = v;
-    const authUrl = client.buildAuthorizationUrl(config, params);
+    const authUrl = USE_PAR
+      ? await client.buildAuthorizationUrlWithPAR(config, params, dpopOptions)
+      : client.buildAuthorizationUrl(config, params);
     entry.authorization_url = authUrl.href;
+    entry.pushed = USE_PAR;
     const { location, hops } = await browse(authUrl, { stopPrefixes: [redirectUri], creds, label: 'authorize' });
     entry.hops = hops;
     entry.callback = location.href.replace(/([?&]code=)[^&#]+/, '$1…');
@@ -822,12 +836,13 @@ async function main() {
     expectedState: state,
     expectedNonce: nonce,
     idTokenExpected: true,
-  }));
+  }, undefined, dpopOptions));
   const claims = tokens.claims();
   result.id_token_claims = claims;
   result.id_token_header = JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString('utf8'));
   result.token_response = {
     token_type: tokens.token_type,
+    cnf: tokens.cnf ?? null,
     expires_in: tokens.expires_in ?? null,
     scope: tokens.scope ?? null,
     has_refresh_token: typeof tokens.refresh_token === 'string',
@@ -839,7 +854,7 @@ async function main() {
   // 5. userinfo ------------------------------------------------------------------------------------
   if (SKIP.has('userinfo')) skipped('userinfo');
   else {
-    result.userinfo = await step('userinfo', async () => client.fetchUserInfo(config, tokens.access_token, claims.sub));
+    result.userinfo = await step('userinfo', async () => client.fetchUserInfo(config, tokens.access_token, claims.sub, dpopOptions));
   }
 
   // 6. refresh -------------------------------------------------------------------------------------
@@ -852,7 +867,7 @@ async function main() {
         throw new StepError('no_refresh_token_in_token_response', { scope_requested: scope, scope_granted: tokens.scope ?? null, prompt });
       }
       const old = currentRefresh;
-      const r = await client.refreshTokenGrant(config, old);
+      const r = await client.refreshTokenGrant(config, old, undefined, dpopOptions);
       result.refreshed = true;
       result.refresh_rotated = typeof r.refresh_token === 'string' && r.refresh_token !== old;
       entry.rotated = result.refresh_rotated;
@@ -869,7 +884,7 @@ async function main() {
       } else entry.id_token = { present: false };
       // The new access token works at userinfo.
       if (!SKIP.has('userinfo') && config.serverMetadata().userinfo_endpoint) {
-        await client.fetchUserInfo(config, r.access_token, claims.sub);
+        await client.fetchUserInfo(config, r.access_token, claims.sub, dpopOptions);
         entry.userinfo_with_new_access_token = true;
       }
       if (result.refresh_rotated) result._oldRefresh = old;
@@ -886,7 +901,7 @@ async function main() {
       await client.tokenRevocation(config, currentRefresh, { token_type_hint: 'refresh_token' });
       entry.revoked = true;
       try {
-        await client.refreshTokenGrant(config, currentRefresh);
+        await client.refreshTokenGrant(config, currentRefresh, undefined, dpopOptions);
       } catch (err) {
         result.revoked_refresh_error = errorCode(err) ?? describeError(err).error;
         entry.refresh_after_revocation = { error: result.revoked_refresh_error, status: err.status ?? null };
@@ -897,7 +912,7 @@ async function main() {
       // Informational: the pre-rotation refresh token (should be dead after rotation) ...
       if (result._oldRefresh) {
         try {
-          await client.refreshTokenGrant(config, result._oldRefresh);
+          await client.refreshTokenGrant(config, result._oldRefresh, undefined, dpopOptions);
           entry.old_refresh_token_reuse = 'accepted';
         } catch (err) {
           entry.old_refresh_token_reuse = errorCode(err) ?? describeError(err).error;
@@ -907,7 +922,7 @@ async function main() {
       const at = result._newAccess ?? tokens.access_token;
       if (config.serverMetadata().userinfo_endpoint) {
         try {
-          await client.fetchUserInfo(config, at, client.skipSubjectCheck);
+          await client.fetchUserInfo(config, at, client.skipSubjectCheck, dpopOptions);
           entry.access_token_after_revocation = 'still_accepted';
         } catch (err) {
           entry.access_token_after_revocation = errorCode(err) ?? describeError(err).error;
