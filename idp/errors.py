@@ -12,9 +12,11 @@ from flask import render_template
 from flask import request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import InternalServerError
+from werkzeug.exceptions import ServiceUnavailable
 
 from idp.db import UnstorableValue
 
@@ -23,7 +25,9 @@ log = logging.getLogger(__name__)
 PROTOCOL_PREFIXES = ("/token", "/userinfo", "/introspect", "/revoke", "/jwks", "/.well-known", "/register")
 
 ERROR_CODES = {400: "invalid_request", 401: "invalid_client", 404: "not_found",
-               405: "invalid_request", 413: "invalid_request", 415: "invalid_request"}
+               405: "invalid_request", 413: "invalid_request", 415: "invalid_request",
+               503: "temporarily_unavailable"}
+RETRY_AFTER_SECONDS = 5
 
 
 class InputError(BadRequest):
@@ -70,6 +74,7 @@ def _messages() -> dict[int, str]:
         405: _("This address does not accept that kind of request."),
         413: _("The request is too large."),
         500: _("Something went wrong on our side. Please try again."),
+        503: _("The service is briefly unavailable. Please try again in a moment."),
     }
 
 
@@ -125,7 +130,31 @@ def _unexpected(exc: Exception) -> Response | tuple[str, int]:
     return _http_error(InternalServerError())
 
 
+def _database_unreachable(exc: DBAPIError) -> Response | tuple[str, int]:
+    """The database went away (a restart, a failover, the network): 503 with Retry-After, so that
+    nginx tries another instance for a GET and clients retry, instead of a 500 and a stack trace
+    per request while it is down. The pool's pre-ping reconnects once it is back. Any other
+    database error is a bug and stays a 500."""
+    if not exc.connection_invalidated and not _is_disconnect(exc):
+        raise exc  # handled as any unexpected error (a 500, logged with its traceback)
+    log.warning("database unreachable on %s %s: %s", request.method, request.path, type(exc.orig).__name__)
+    response = _http_error(ServiceUnavailable())
+    if isinstance(response, tuple):
+        response = Response(response[0], status=response[1], mimetype="text/html")
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    # SQLAlchemy marks the dropped connections it recognises (connection_invalidated) but not a
+    # refused connect; psycopg raises OperationalError for both. SQLite's OperationalError is about
+    # the file or the statement (locked, no such table), never the network: not this case.
+    return any(cls.__module__.startswith("psycopg") and cls.__name__ == "OperationalError"
+               for cls in type(exc.orig).__mro__)
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DBAPIError, _database_unreachable)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(UnstorableValue, _unstorable)
     app.register_error_handler(HTTPException, _http_error)
