@@ -33,6 +33,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.extensions import csrf
 
     db.init_app(app)
+    from idp.audit import sealer as audit_sealer
+
+    audit_sealer.init_app(app)
     i18n.init_app(app)
     http.init_app(app)
     request_guard.init_app(app)  # before CSRF protection and the blueprints: it checks the input they read

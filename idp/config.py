@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,  # generated into instance/ when unset
     "KEYS_REFRESH_SECONDS": 10,  # how soon every instance sees `idp keys rotate` (at most)
     "KEYS_SECRET": None,  # encrypts private signing keys at rest; derived from SECRET_KEY when unset
+    "AUDIT_SEALING": "inline",  # or "deferred": events chained by a sealer, not in each transaction (idp.audit.chain)
+    "AUDIT_SEAL_INTERVAL": 0.5,  # seconds between a process's sealing passes (deferred only)
     "AUTH_CODE_LIFETIME": 60,
     "ACCESS_TOKEN_LIFETIME": 300,
     "ID_TOKEN_LIFETIME": 600,
@@ -146,6 +148,8 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_OUTBOUND_ALLOW_LOOPBACK is only for an issuer on this computer (localhost)")
     if len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
+    if config["AUDIT_SEALING"] not in ("inline", "deferred"):
+        raise ConfigError(f"IDP_AUDIT_SEALING must be inline or deferred, got {config['AUDIT_SEALING']!r}")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:
         raise ConfigError("AUTH_CODE_LIFETIME must be at most 60 seconds")
     if config.get("METRICS_TOKEN") and len(str(config["METRICS_TOKEN"])) < 32:

@@ -171,7 +171,9 @@ def make_engine(url: str) -> Engine:
 
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False)
+    # The session says how audit events join the hash chain (idp.audit.chain: inline or deferred).
+    app.extensions["idp.db"] = sessionmaker(engine, expire_on_commit=False,
+                                            info={"audit_sealing": app.config["AUDIT_SEALING"]})
     app.teardown_appcontext(_close_session)
 
 

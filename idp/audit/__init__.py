@@ -11,7 +11,10 @@ from idp.audit.chain import GENESIS
 from idp.audit.chain import Break
 from idp.audit.chain import chain_hash
 from idp.audit.chain import observe
+from idp.audit.chain import pending
 from idp.audit.chain import record
+from idp.audit.chain import seal
+from idp.audit.chain import seal_pending
 from idp.audit.chain import verify
 from idp.audit.events import Event
 from idp.audit.models import AuditEvent
@@ -25,6 +28,9 @@ __all__ = [
     "Event",
     "chain_hash",
     "observe",
+    "pending",
     "record",
+    "seal",
+    "seal_pending",
     "verify",
 ]

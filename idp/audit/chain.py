@@ -3,6 +3,17 @@
 Only internal ids and codes go in (PDPA: no email, name, address or secret). Each event's hash
 covers its fields and the previous event's hash; ``verify`` walks the chain and names the first
 link that does not hold.
+
+Two ways to take a place in the chain (the ``AUDIT_SEALING`` setting):
+
+- ``inline`` (the default): the event is chained in the transaction that records it. Simple, and
+  the chain is whole at every commit; but every audited transaction updates the one head row and
+  holds its lock until it commits, so on PostgreSQL audited requests of all instances pass one at a
+  time through that row (about one commit latency each).
+- ``deferred``: events are inserted unchained (``seq`` NULL), without touching the head, and a
+  sealer (:func:`seal`, run by each serving process about twice a second, serialised on the head row)
+  chains them in insertion order. Tamper evidence starts at sealing, within a second; ``verify``
+  and the console seal what is pending first.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import update
@@ -26,6 +38,10 @@ from idp.audit.models import AuditHead
 
 GENESIS = "0" * 64
 RETRIES = 20
+SEAL_BATCH = 1000
+INLINE = "inline"
+DEFERRED = "deferred"
+SEALING_MODES = (INLINE, DEFERRED)
 
 Observer = Callable[[Event, dict[str, Any]], None]
 _observers: list[Observer] = []
@@ -59,7 +75,8 @@ def record(db: Session, event: Event, *, user_id: int | None = None, client_id: 
     row = AuditEvent(event=str(event), user_id=user_id, client_id=client_id, details=details,
                      actor_id=actor if isinstance(actor, int) else None, at=clock.utc_now())
     db.add(row)
-    _link(db, row)
+    if db.info.get("audit_sealing") != DEFERRED:
+        _link(db, row)
     if commit:
         db.commit()
     for observer in _observers:
@@ -85,6 +102,54 @@ def _link(db: Session, row: AuditEvent) -> None:
             if moved.rowcount == 1:  # type: ignore[attr-defined]
                 return
     raise RuntimeError("could not append to the audit chain")
+
+
+def seal(db: Session, *, batch: int = SEAL_BATCH) -> int:
+    """Chain the events recorded unchained (deferred sealing), oldest first: how many were sealed.
+
+    Commits on its own. Sealers in several processes take turns on the head row (``FOR UPDATE`` on
+    PostgreSQL; SQLite has one writer at a time anyway), and the head moves only if nobody moved it
+    since it was read, so the chain never forks.
+    """
+    if db.scalar(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1)) is None:
+        return 0
+    head = db.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).one_or_none()
+    if head is None:
+        db.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS))
+        head = db.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
+    rows = db.scalars(select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(batch)).all()
+    seq, prev = head.seq, head.hash
+    with db.no_autoflush:  # the head moves first: a sealer that lost the race writes no row
+        for row in rows:
+            seq += 1
+            row.seq, row.prev_hash = seq, prev
+            row.hash = prev = chain_hash(prev, row)
+        moved = db.execute(update(AuditHead).where(AuditHead.id == 1, AuditHead.seq == head.seq)
+                           .values(seq=seq, hash=prev))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        db.rollback()  # another sealer went first; its turn sealed these or will
+        return 0
+    db.commit()
+    return len(rows)
+
+
+def seal_all(db: Session) -> int:
+    """Seal until nothing is pending (before the chain is verified or searched)."""
+    total = 0
+    while sealed := seal(db):
+        total += sealed
+    return total
+
+
+def seal_pending(db: Session) -> int:
+    """With deferred sealing, seal what is pending, so that a reader of the chain (the console,
+    ``idp audit verify``) sees every event recorded so far; with inline sealing, nothing to do."""
+    return seal_all(db) if db.info.get("audit_sealing") == DEFERRED else 0
+
+
+def pending(db: Session) -> int:
+    """Events recorded but not yet sealed into the chain."""
+    return int(db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.seq.is_(None))) or 0)
 
 
 @dataclass(frozen=True)

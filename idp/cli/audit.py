@@ -22,7 +22,9 @@ def audit_group() -> None:
 @with_appcontext
 def verify_command(as_json: bool) -> None:
     """Exit 0 when every link holds; 1 naming the first event that was edited, removed or moved."""
-    checked, broken = audit.verify(get_session())
+    db = get_session()
+    audit.seal_pending(db)
+    checked, broken = audit.verify(db)
     out: dict[str, object] = {"events": checked, "ok": broken is None}
     if broken is not None:
         out["broken"] = {"seq": broken.seq, "event_id": broken.event_id, "problem": broken.problem}

@@ -90,6 +90,7 @@ def _read() -> tuple[search.Filters, int | None, int | None]:
 @roles.require_role("auditor")
 def index(ctx: AuthContext) -> tuple[str, int]:
     db = get_session()
+    audit.seal_pending(db)
     try:
         filters, before, after = _read()
         criteria = search.resolve(db, filters)
@@ -106,6 +107,7 @@ def index(ctx: AuthContext) -> tuple[str, int]:
 @roles.require_role("auditor")
 def export(ctx: AuthContext) -> Response | tuple[str, int]:
     db = get_session()
+    audit.seal_pending(db)
     try:
         filters = search.parse_filters(request.args)
         criteria = search.resolve(db, filters)
@@ -136,5 +138,6 @@ def export(ctx: AuthContext) -> Response | tuple[str, int]:
 @bp.route("/verify")
 @roles.require_role("auditor")
 def verify(ctx: AuthContext) -> str:
+    audit.seal_pending(get_session())
     return render_template("console/audit/verify.html", chain=search.verify_chain(get_session()),
                            chain_problem=chain_problem)

@@ -4,6 +4,7 @@ edited, deleted or reordered event; concurrent writers never fork it."""
 import itertools
 import json
 import threading
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -123,3 +124,105 @@ def test_events_recorded_before_the_chain_are_chained_by_the_migration(app, run)
     result = run("audit", "verify", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["events"] == 5
+
+
+def _head(app):
+    with app.app_context():
+        return get_session().execute(select(audit.AuditHead.seq, audit.AuditHead.hash)).one()
+
+
+class TestDeferredSealing:
+    @pytest.fixture
+    def app_config(self, app_config):
+        return {**app_config, "AUDIT_SEALING": "deferred", "AUDIT_SEAL_INTERVAL": 3600}
+
+    def test_events_wait_unchained_and_verify_seals_them_in_the_order_recorded(self, app, run):
+        head_before = _head(app)
+        seed(app, 4)
+        with app.app_context():
+            db = get_session()
+            rows = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+            assert [r.seq for r in rows] == [None] * 4 and audit.pending(db) == 4
+        assert _head(app) == head_before  # recording did not touch the head row
+        result = run("audit", "verify", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == {"events": 4, "ok": True}
+        with app.app_context():
+            rows = get_session().scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4]
+        assert [r.details["n"] for r in rows] == [0, 1, 2, 3]
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+
+    def test_a_sealed_event_edited_afterwards_is_found(self, app, run):
+        seed(app)
+        assert run("audit", "verify").exit_code == 0
+        with app.app_context():
+            db = get_session()
+            db.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(details={"n": 42}))
+            db.commit()
+        result = run("audit", "verify", "--json")
+        assert result.exit_code == 1
+        assert json.loads(result.stdout)["broken"] == {"seq": 2, "event_id": 2, "problem": "edited"}
+
+    def test_concurrent_writers_and_sealers_never_fork_the_chain(self, app, run):
+        def write(k):
+            with app.app_context():
+                db = get_session()
+                for i in range(10):
+                    audit.record(db, "concurrent", n=k * 100 + i)
+                    if i % 3 == 0:
+                        audit.seal(db)
+                db.close()
+
+        threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        result = run("audit", "verify", "--json")
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["events"] == 40
+        with app.app_context():
+            seqs = sorted(get_session().scalars(select(AuditEvent.seq)))
+        assert seqs == list(range(1, 41))
+
+    def test_the_console_shows_an_event_recorded_a_moment_ago(self, app, clock):
+        from tests.staff import staff_client
+
+        client = staff_client(app, clock, "auditor@example.com", "auditor")
+        seed(app, 1)
+        page = client.get("/console/audit/?event=test_event", headers={"Accept-Language": "en"})
+        assert page.status_code == 200
+        assert "test_event" in page.text
+
+
+def test_the_background_sealer_chains_events_within_its_interval(app_config, tmp_path, monkeypatch):
+    from idp import create_app
+
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app({**app_config, "AUDIT_SEALING": "deferred", "AUDIT_SEAL_INTERVAL": 0.05})
+    migrate.upgrade(application)
+    sealer = application.extensions["idp.audit_sealer"]
+    try:
+        application.test_client().get("/signin")  # the first request starts this process's sealer
+        seed(application, 3)
+        deadline = time.monotonic() + 5
+        with application.app_context():
+            db = get_session()
+            while audit.pending(db) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert audit.pending(db) == 0
+            checked, broken = audit.verify(db)
+        assert (checked, broken) == (3, None)
+    finally:
+        sealer.stop()
+        engine_of(application).dispose()
+
+
+def test_an_unknown_sealing_mode_is_refused_at_start(app_config, tmp_path, monkeypatch):
+    from idp import create_app
+    from idp.config import ConfigError
+
+    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "instance"))
+    with pytest.raises(ConfigError, match="AUDIT_SEALING"):
+        create_app({**app_config, "AUDIT_SEALING": "later"})

@@ -156,6 +156,7 @@ def running_cluster(database: str, root: Path, *, served_database: str | None = 
         "IDP_KEYS_DIR": str(root / "keys-migrate"),
         "IDP_KEYS_REFRESH_SECONDS": "1",
         "IDP_TRUST_PROXY": "1",
+        "IDP_AUDIT_SEALING": "deferred",  # as deploy/systemd/idp.env.example sets it
         "IDP_INSTANCE_PATH": str(root / "instance-migrate"),
         "PYTHONUNBUFFERED": "1",
     })

@@ -158,3 +158,10 @@ def test_wrong_passwords_are_counted_across_instances(cluster: Cluster) -> None:
             break
     assert statuses[:5] == [200] * 5, statuses  # the five free failures, at most two per instance
     assert statuses[-1] == 429, statuses
+
+
+def test_the_audit_chain_of_three_sealers_verifies(cluster: Cluster) -> None:
+    """Every instance sealed events (deferred sealing) into one chain, which holds end to end."""
+    _code(Browser(cluster.issuer), cluster)  # one more sign-in: events for each sealer to chain
+    out = cli(cluster.env, "audit", "verify")
+    assert out["ok"] is True and out["events"] > 10, out

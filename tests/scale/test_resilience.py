@@ -165,8 +165,9 @@ def test_the_database_going_away_under_load(relayed: tuple[Cluster, TcpProxy]) -
     # Errors only while it was down (a flow that started just before the cut may fail too) ...
     assert failed, "no request failed while the database was away: the relay did not cut"
     assert all(started >= cut_at - 15 and started < back_at + BACK_WITHIN for started, _, _ in failed), failed
-    # ... answered as 503 (Retry-After) by the instances, or 502 by nginx: never a 500 page.
-    assert {status for _, _, status in failed} <= {503, 502, 504}, failed
+    # ... answered as 503 (Retry-After) by the instances, or 502/504 by nginx: never a 500 page. On
+    # a loaded machine a request caught by the cut has also run past the client's 15 s timeout.
+    assert {status for _, _, status in failed} <= {503, 502, 504, "ReadTimeout"}, failed
     # ... and full service within 5 s after it is back.
     after = [o for o in outcomes if o[0] >= back_at + BACK_WITHIN]
     assert after and all(status == 200 for _, _, status in after), after
