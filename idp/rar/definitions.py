@@ -264,6 +264,8 @@ def _format(value: Any, spec: dict[str, Any], detail: dict[str, Any], locale: st
             amount = Decimal(str(value))
         except InvalidOperation:
             return str(value)
+        if not amount.is_finite() or not -6 <= amount.adjusted() <= 15:
+            return str(value)  # "1e999999999" would be written out digit by digit
         currency = detail.get(spec.get("currency_field") or "currency")
         if isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency):
             text = format_currency(amount, currency, locale=babel_locale)

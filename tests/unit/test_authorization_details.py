@@ -91,6 +91,12 @@ def test_render_shows_unlabelled_members_and_skips_a_summary_it_cannot_fill(ctx)
     assert ("Service", "dog_licence") in shown.rows and ("note", '{"a": 1}') in shown.rows
 
 
+@pytest.mark.parametrize("amount", ["1e999999999", "NaN", "Infinity", "abc", "1e-99"])
+def test_render_shows_an_amount_it_cannot_format_as_sent(ctx, amount):
+    shown = render(parse_definition(EXAMPLE), {**PAYMENT, "amount": amount}, "en")
+    assert ("Fee", amount) in shown.rows
+
+
 @pytest.fixture
 def registered(app):
     rp = make_client(app)
