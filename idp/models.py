@@ -23,12 +23,14 @@ from idp.oidc.models import UsedAssertion
 from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
+from idp.rar.models import AuthorizationDetailsType
 
 __all__ = [
            "AuditEvent",
            "AuditHead",
            "AuthSession",
            "AuthorizationCode",
+           "AuthorizationDetailsType",
            "Base",
            "Client",
            "Consent",

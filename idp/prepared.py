@@ -15,6 +15,7 @@ modification time), so a new key is published by the next request, as before.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
@@ -71,11 +72,16 @@ class PreparedDocuments:
         return [] if method == "HEAD" else [document.body]
 
     def _discovery_document(self, environ: dict[str, Any]) -> Prepared | None:
-        if self._discovery is None:
+        # Built again when the view's copy went stale (the registered authorization-details
+        # types are read again now and then, see idp.oidc.discovery.discovery_document).
+        cached = self.app.extensions.get("idp.discovery")
+        if self._discovery is None or cached is None or cached.fresh_until <= time.monotonic():
             with self.app.request_context(environ):  # the endpoints' paths are built as in the view
-                from idp.oidc.views import discovery_json
+                from idp.oidc.discovery import discovery_document
 
-                self._discovery = Prepared(discovery_json(), DISCOVERY_CACHE, self._security_headers())
+                body = discovery_document()
+            if self._discovery is None or self._discovery.source is not body:
+                self._discovery = Prepared(body, DISCOVERY_CACHE, self._security_headers())
         return self._discovery
 
     def _jwks_document(self) -> Prepared | None:

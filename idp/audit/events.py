@@ -22,6 +22,8 @@ class Event(StrEnum):
     AUTHENTICATORS_RESET = "authenticators_reset"
     AUTHORIZATION_REFUSED = "authorization_refused"
     AUTHORIZED = "authorized"
+    AUTHZ_DETAILS_TYPE_REGISTERED = "authz_details_type_registered"
+    AUTHZ_DETAILS_TYPE_UPDATED = "authz_details_type_updated"
     CLIENT_APPROVED = "client_approved"
     CLIENT_CREATED = "client_created"
     CLIENT_DELETED = "client_deleted"

@@ -20,6 +20,8 @@ LABELS: dict[Event, LazyString] = {
     Event.AUTHENTICATORS_RESET: _l("Sign-in methods reset by support"),
     Event.AUTHORIZATION_REFUSED: _l("Authorization refused"),
     Event.AUTHORIZED: _l("Authorization given to an e-Service"),
+    Event.AUTHZ_DETAILS_TYPE_REGISTERED: _l("Transaction type registered"),
+    Event.AUTHZ_DETAILS_TYPE_UPDATED: _l("Transaction type changed"),
     Event.CLIENT_APPROVED: _l("e-Service approved"),
     Event.CLIENT_CREATED: _l("e-Service created"),
     Event.CLIENT_DELETED: _l("e-Service deleted"),

@@ -41,6 +41,7 @@ def fail(message: str) -> None:
 
 def main() -> None:
     from idp.cli import audit
+    from idp.cli import authz_types
     from idp.cli import clients
     from idp.cli import db
     from idp.cli import demo
@@ -48,7 +49,7 @@ def main() -> None:
     from idp.cli import serve
     from idp.cli import users
 
-    for module in (audit, clients, db, demo, keys, serve, users):
+    for module in (audit, authz_types, clients, db, demo, keys, serve, users):
         module.register(cli)
     try:
         cli(prog_name="idp")

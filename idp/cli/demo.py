@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.resources import files
 from pathlib import Path
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from idp.accounts import roles
 from idp.accounts import service
@@ -18,6 +20,8 @@ from idp.cli import emit
 from idp.db import get_session
 from idp.oidc.clients import create_client
 from idp.oidc.models import Client
+from idp.rar import service as rar_service
+from idp.rar.definitions import parse_definition
 
 DEMO_EMAIL = "somchai@example.com"
 DEMO_PASSWORD = "demo-citizen-2026"
@@ -30,6 +34,8 @@ DEMO_TOTP_SECRET = "KRUGC2JAIRUWO2LUMFWCASKEEBCGK3LP"
 # ask for a passkey or security key, which they can add on the Security page.
 DEMO_STAFF_EMAIL = "staff@example.com"
 DEMO_STAFF_PASSWORD = "demo-staff-2026"
+# The same file as docs/authorization-details/th_gov_service_request.json (a test keeps them equal).
+EXAMPLE_TYPE = "data/authorization_details/th_gov_service_request.json"
 
 
 @click.group("demo")
@@ -70,9 +76,17 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
         fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)
+    _seed_transaction_type(db)
     emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "totp_secret": DEMO_TOTP_SECRET,
           "staff_email": DEMO_STAFF_EMAIL, "staff_password": DEMO_STAFF_PASSWORD,
           "eservice": eservice_url, "client_file": str(client_file)}, as_json)
+
+
+def _seed_transaction_type(db: Session) -> None:
+    """The example authorization-details type (docs/authorization-details.md), once."""
+    data = json.loads(files("idp").joinpath(EXAMPLE_TYPE).read_text(encoding="utf-8"))
+    if rar_service.get_type(db, data["type"]) is None:
+        rar_service.save_type(db, parse_definition(data), by=None)
 
 
 def register(cli: click.Group) -> None:

@@ -9,17 +9,19 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Flask
 
-AREAS = ("home", "clients", "staff", "dashboard", "audit_log", "support")
+AREAS = ("home", "clients", "staff", "dashboard", "audit_log", "support", "authz_types")
 
 
 def register(app: Flask) -> None:
     from idp.console import audit_log
+    from idp.console import authz_types
     from idp.console import clients
     from idp.console import dashboard
     from idp.console import home
     from idp.console import staff
     from idp.console import support
 
-    blueprints: list[Blueprint] = [home.bp, clients.bp, staff.bp, dashboard.bp, audit_log.bp, support.bp]
+    blueprints: list[Blueprint] = [home.bp, clients.bp, staff.bp, dashboard.bp, audit_log.bp, support.bp,
+                                  authz_types.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

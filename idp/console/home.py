@@ -18,6 +18,7 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 SECTIONS = (
     ("console_clients.index", ("admin",)),
     ("console_staff.index", ("admin",)),
+    ("console_authz_types.index", ("admin",)),
     ("console_dashboard.index", ("admin", "auditor")),
     ("console_audit.index", ("auditor",)),
     ("console_support.index", ("support",)),
@@ -33,6 +34,7 @@ def section_name(endpoint: str) -> str:
     names = {
         "console_clients.index": _("e-Services"),
         "console_staff.index": _("Staff roles"),
+        "console_authz_types.index": _("Transaction types"),
         "console_dashboard.index": _("Dashboard"),
         "console_audit.index": _("Audit log"),
         "console_support.index": _("Account support"),

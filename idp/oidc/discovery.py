@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import json
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
 from flask import url_for
 
 from idp.assurance.levels import ACR_VALUES
+from idp.db import get_session
 from idp.oidc.claims import CLAIMS_IN_VERIFIED_CLAIMS
 from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import SCOPES_SUPPORTED
 from idp.oidc.grants import CLIENT_AUTH_METHODS
+from idp.rar import service as rar_service
 
 
-def provider_metadata() -> dict[str, Any]:
+def provider_metadata(details_types: list[str] | None = None) -> dict[str, Any]:
     """The discovery document, without any member that would be empty.
 
     Discovery §3 members such as ``userinfo_signing_alg_values_supported`` are lists of what
     the provider supports: with nothing to list the member is left out (absent means not
     supported, and userinfo answers plain JSON), rather than published as an empty list.
     """
-    return {name: value for name, value in _metadata().items() if value not in ([], {}, None, "")}
+    metadata = _metadata()
+    # RFC 9396 §10: the types registered and active now (idp.rar); absent when there are none.
+    metadata["authorization_details_types_supported"] = details_types or []
+    return {name: value for name, value in metadata.items() if value not in ([], {}, None, "")}
 
 
 def _metadata() -> dict[str, Any]:
@@ -78,3 +86,36 @@ def _metadata() -> dict[str, Any]:
         "documents_check_methods_supported": ["vri", "vpip", "pvp", "pvr"],
         "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
     }
+
+
+def discovery_document() -> str:
+    """The document changes with configuration, and with the authorization-details types an
+    admin registers (read again after :data:`DISCOVERY_TYPES_SECONDS`, or at once in the process
+    that changed them: :func:`forget_discovery`). The same ``str`` object while nothing changed,
+    which :mod:`idp.prepared` relies on."""
+    cached = current_app.extensions.get("idp.discovery")
+    now = time.monotonic()
+    if cached is not None and cached.fresh_until > now:
+        return cached.body
+    types = rar_service.active_type_names(get_session())
+    if cached is None or cached.types != types:
+        body = json.dumps(provider_metadata(types))
+    else:
+        body = cached.body
+    current_app.extensions["idp.discovery"] = Discovery(body, types, now + DISCOVERY_TYPES_SECONDS)
+    return body
+
+
+DISCOVERY_TYPES_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Discovery:
+    body: str
+    types: list[str]
+    fresh_until: float
+
+
+def forget_discovery() -> None:
+    """Build the discovery document again on the next request (its types changed)."""
+    current_app.extensions.pop("idp.discovery", None)

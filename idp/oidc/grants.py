@@ -25,6 +25,7 @@ from idp.db import get_session
 from idp.db import utc_now
 from idp.oidc import redemption
 from idp.oidc import tokens
+from idp.oidc.authorization_details import types_of
 from idp.oidc.claims import release
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
@@ -115,13 +116,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             auth_time=ctx.auth_time, acr=request.acr, amr=ctx.amr, sid=ctx.sid,
             claims=request.requested_claims, requested_acr=request.requested_acr,
+            authorization_details=getattr(request, "authorization_details", None) or [],
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
         tokens.open_family(db, row)
         # One event per authorization an e-Service received (the dashboard's per-service sign-ins).
         audit.record(db, audit.Event.AUTHORIZED, user_id=request.user.id, client_id=request.client.id, commit=False,
-                     acr=row.acr, amr=row.amr)
+                     acr=row.acr, amr=row.amr,
+                     **({"authorization_details": types_of(row.authorization_details)}
+                        if row.authorization_details else {}))
         db.commit()
         return row
 
@@ -151,7 +155,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                        expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
         code: AuthorizationCode = self.request.authorization_code
         context = tokens.GrantContext(auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), sid=code.sid,
-                                      family=tokens.family_of(code), code_id=code.id, claims=code.claims)
+                                      family=tokens.family_of(code), code_id=code.id, claims=code.claims,
+                                      authorization_details=list(code.authorization_details or []))
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
 
 
@@ -182,7 +187,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                        expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
         old: Token = self.request.refresh_token
         context = tokens.GrantContext(auth_time=old.auth_time, acr=old.acr, amr=list(old.amr), sid=old.sid,
-                                      family=old.family, code_id=old.code_id, claims=old.claims)
+                                      family=old.family, code_id=old.code_id, claims=old.claims,
+                                      authorization_details=list(old.authorization_details or []))
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import JSON
 from sqlalchemy import ColumnElement
 from sqlalchemy import ForeignKey
 from sqlalchemy import Index
@@ -217,6 +218,8 @@ class AuthorizationCode(Base):
     claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # What the RP asked for (acr_values, preference order); the assurance rules read it.
     requested_acr: Mapped[list[str]] = mapped_column(default=list)
+    # RFC 9396: the authorization_details the person approved, carried to every token of the code.
+    authorization_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[Created]
@@ -287,6 +290,7 @@ class Token(Base):
     amr: Mapped[list[str]]
     sid: Mapped[str | None] = mapped_column(String(64))
     claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    authorization_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")

@@ -47,6 +47,8 @@ class GrantContext:
     family: str
     code_id: int | None = None
     claims: dict[str, Any] = field(default_factory=dict)
+    # RFC 9396 §7: the details approved with the code, unchanged through every refresh.
+    authorization_details: list[dict[str, Any]] = field(default_factory=list)
 
 
 def family_of(code: AuthorizationCode) -> str:
@@ -80,15 +82,20 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
     }
     if context.sid:
         claims["sid"] = context.sid
+    if context.authorization_details:  # RFC 9396 §9.1: in a JWT access token, as a claim
+        claims["authorization_details"] = context.authorization_details
     key = current_app.extensions["idp.keyring"].signing_key(ACCESS_TOKEN_ALG)
     access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt", "kid": key.kid}, claims, key)
     response: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
                                 "expires_in": lifetime, "scope": scope}
+    if context.authorization_details:  # RFC 9396 §7: the token response says what the token allows
+        response["authorization_details"] = context.authorization_details
     row = Token(
         family=context.family, code_id=context.code_id, client_id=client.id, user_id=user.id, scope=scope,
         access_token_hash=hash_secret(access_token), issued_at=now,
         access_expires_at=now + dt.timedelta(seconds=lifetime),
         auth_time=context.auth_time, acr=context.acr, amr=context.amr, sid=context.sid, claims=context.claims,
+        authorization_details=context.authorization_details,
     )
     if "offline_access" in scope.split():
         refresh_token = random_token(32)
@@ -160,6 +167,8 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
         "acr": row.acr,
         "amr": list(row.amr),
     }
+    if row.authorization_details:  # RFC 9396 §9.2
+        payload["authorization_details"] = row.authorization_details
     return payload
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -18,6 +18,7 @@ from flask import render_template
 from flask import request
 from flask import session as cookie
 from flask import url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -37,9 +38,11 @@ from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
 from idp.oidc import storage
+from idp.oidc.authorization_details import parse_authorization_details
+from idp.oidc.authorization_details import render_details
 from idp.oidc.claims import release
 from idp.oidc.claims import restrict_request
-from idp.oidc.discovery import provider_metadata
+from idp.oidc.discovery import discovery_document
 from idp.oidc.subjects import subject_for
 from idp.prepared import DISCOVERY_CACHE
 from idp.prepared import JWKS_CACHE
@@ -100,10 +103,12 @@ def authorize() -> Response | tuple[str, int] | str:
         return journey.to_signin(request.args.to_dict(flat=False), step_up=decision.acr.step_up,
                                  proof=decision.acr.proof)
     answer = request.form.get("decision") if request.method == "POST" else None
+    details = grant.request.authorization_details
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
                                user=ctx.user, describe=consent.describe, action=request.full_path,
-                               next=request.full_path)
+                               next=request.full_path,
+                               details=render_details(db, details, str(get_locale())))
     if answer == "deny":
         _refused("access_denied", ctx.user.id)
         return _finish(grant, None)
@@ -115,6 +120,7 @@ def authorize() -> Response | tuple[str, int] | str:
     grant.request.requested_claims = params.claims
     grant.request.requested_acr = params.acr_values[:10]
     grant.request.acr = decision.acr.acr or ctx.acr
+    grant.request.authorization_details = details
     return _finish(grant, ctx.user)
 
 
@@ -189,8 +195,20 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
         enrollable_aal=policy.ENROLLABLE_AAL,
     )
+    grant.request.authorization_details = _authorization_details(client, grant.redirect_uri)
+    if grant.request.authorization_details:
+        # RFC 9396 §2: the person sees and approves each transaction; a consent remembered for
+        # the scopes (or a trusted e-Service) never lets a new one through unseen.
+        decision = dataclasses.replace(decision, consent=True)
     authz.refuse(params, decision, redirect_uri=grant.redirect_uri)
     return grant, params, decision
+
+
+def _authorization_details(client: Any, redirect_uri: str) -> list[dict[str, Any]]:
+    if len(request.values.getlist("authorization_details")) > 1:
+        raise InvalidRequestError("Repeated 'authorization_details' parameter.", redirect_uri=redirect_uri)
+    return parse_authorization_details(request.values.get("authorization_details"), client,
+                                       redirect_uri=redirect_uri)
 
 
 def _finish(grant: object, user: object) -> Response:
@@ -240,11 +258,7 @@ def discovery() -> Response:
 
 
 def discovery_json() -> str:
-    """The document only changes with configuration: built once per process."""
-    body = current_app.extensions.get("idp.discovery")
-    if body is None:
-        body = current_app.extensions["idp.discovery"] = json.dumps(provider_metadata())
-    return str(body)
+    return discovery_document()
 
 
 @bp.route("/logout", methods=["GET", "POST"])

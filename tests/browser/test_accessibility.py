@@ -12,6 +12,7 @@ check opens its own page and leaves a screenshot in ``tests/browser/screenshots/
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ from idp.proofing import service as proofing
 from idp.proofing import thai_id
 from idp.proofing.verifiers import Evidence
 from idp.proofing.verifiers import RegistryResult
+from idp.rar import service as rar_service
+from idp.rar.definitions import parse_definition
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.conftest import LiveIdp
 from tests.browser.conftest import add_authenticator
@@ -46,6 +49,7 @@ pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = Path(__file__).parent / "screenshots"
+EXAMPLE_TYPE = Path(__file__).resolve().parents[2] / "docs" / "authorization-details" / "th_gov_service_request.json"
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING = ("serious", "critical")
 WIDTHS = {390: 844, 1280: 800}  # width: height
@@ -74,6 +78,7 @@ PAGES = (
     Check("password", "/security/password"),
     Check("step-up", "/signin/more?aal=3"),
     Check("consent", "{consent}"),
+    Check("consent-transaction", "{consent_details}"),
     Check("proofing", "/proofing"),
     Check("proofing-form", "/proofing/start"),
     Check("my-data", "/my-data"),
@@ -87,6 +92,8 @@ PAGES = (
     Check("audit", "/console/audit/"),
     Check("dashboard", "/console/dashboard/"),
     Check("staff", "/console/staff/"),
+    Check("transaction-types", "/console/transaction-types/"),
+    Check("transaction-type-form", "/console/transaction-types/new"),
     Check("support", "/console/support/"),
     Check("support-account", "/console/support/accounts/{applicant}"),
     Check("officer-queue", "/officer/cases"),
@@ -122,9 +129,15 @@ def _seed(live: LiveIdp) -> dict[str, str]:
                                     given_name_th="สมศรี", family_name_th="รักดี", birthdate="1985-03-14"),
             config=live.app.config, verifier=_Registry(), send_code=lambda to, code: None)
         assert case.status == "review"
+        example = json.loads(EXAMPLE_TYPE.read_text(encoding="utf-8"))
+        rar_service.save_type(db, parse_definition(example), by=None)
         _, challenge = pkce_pair()
+        payment = [{"type": "th_gov_service_request", "service": "passport_renewal", "reference": "ABC-123",
+                    "amount": "1250.00", "currency": "THB"}]
         return {"client": rp.client.client_id, "case": str(case.id), "applicant": str(applicant.id),
-                "consent": authorize_url(rp.client.client_id, challenge)}
+                "consent": authorize_url(rp.client.client_id, challenge),
+                "consent_details": authorize_url(rp.client.client_id, challenge,
+                                                 authorization_details=json.dumps(payment))}
 
 
 @dataclass
