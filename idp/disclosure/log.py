@@ -138,6 +138,14 @@ def services(db: Session, user_id: int) -> list[tuple[int, str]]:
     return sorted(((int(cid), str(name)) for cid, name in rows if cid is not None), key=lambda pair: pair[1].lower())
 
 
+def display_names(db: Session, client_ids: Iterable[int | None], locale: str) -> dict[int, str]:
+    """The e-Services' names in the reader's language, for those that still exist (else the stored name)."""
+    ids = {i for i in client_ids if i is not None}
+    if not ids:
+        return {}
+    return {c.id: c.display_name(locale) for c in db.scalars(select(Client).where(Client.id.in_(ids)))}
+
+
 def _client_ids(db: Session, rows: list[Disclosure]) -> dict[int, str]:
     ids = {r.client_id for r in rows if r.client_id is not None}
     if not ids:

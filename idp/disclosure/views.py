@@ -18,6 +18,7 @@ from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -35,9 +36,11 @@ bp = Blueprint("disclosure", __name__)
 
 
 def _search(user_id: int) -> tuple[search_form.SearchForm, list[tuple[int, str]]]:
-    services = log.services(get_session(), user_id)
+    db = get_session()
+    services = log.services(db, user_id)
+    names = log.display_names(db, (cid for cid, _name in services), str(get_locale()))
     form = search_form.read(request.args, services={cid for cid, _name in services})
-    return form, services
+    return form, sorted(((cid, names.get(cid, name)) for cid, name in services), key=lambda s: s[1].lower())
 
 
 def _download(body: str, *, mimetype: str, filename: str) -> Response:
@@ -57,7 +60,9 @@ def disclosures(*, ctx: AuthContext) -> tuple[str, int] | str:
         page = log.search(get_session(), ctx.user.id, form.filters,
                           page=int(number) if number.isdigit() and len(number) < 7 else 1)
     errors = {name: messages.date_error(name, code) for name, code in form.errors.items()}
+    names = dict(services)
     html = render_template("disclosure/log.html", ctx=ctx, form=form, services=services, page=page, errors=errors,
+                           name_of=lambda row: names.get(row.client_id, row.service_name),
                            summary=[(f"{name}-day", message) for name, message in errors.items()],
                            claim_words=messages.claim_words, via_words=messages.via_words,
                            retention_days=log.retention(current_app.config).days)
@@ -83,8 +88,11 @@ def export(kind: str, *, ctx: AuthContext) -> Response:
 @bp.get("/my-data/receipts")
 @journey.signed_in
 def receipt_list(*, ctx: AuthContext) -> str:
-    rows = receipts.list_receipts(get_session(), ctx.user.id)
-    return render_template("disclosure/receipts.html", ctx=ctx, rows=rows, describe=describe)
+    db = get_session()
+    rows = receipts.list_receipts(db, ctx.user.id)
+    names = log.display_names(db, (r.client_id for r in rows), str(get_locale()))
+    return render_template("disclosure/receipts.html", ctx=ctx, rows=rows, describe=describe,
+                           name_of=lambda row: names.get(row.client_id, row.service_name))
 
 
 @bp.get("/my-data/receipts/<receipt_id>.<any(jws, json):kind>")

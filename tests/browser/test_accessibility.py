@@ -24,6 +24,8 @@ import pytest
 from idp.accounts import roles
 from idp.accounts.service import find_by_email
 from idp.db import get_session
+from idp.disclosure import log
+from idp.disclosure import receipts
 from idp.proofing import service as proofing
 from idp.proofing import thai_id
 from idp.proofing.verifiers import Evidence
@@ -78,6 +80,9 @@ PAGES = (
     Check("proofing-form", "/proofing/start"),
     Check("my-data", "/my-data"),
     Check("connected", "/connected-services"),
+    Check("disclosures", "/my-data/disclosures"),
+    Check("disclosures-error", "/my-data/disclosures?from-day=31&from-month=2&from-year=2026"),
+    Check("receipts", "/my-data/receipts"),
     # staff
     Check("console", "/console/"),
     Check("clients", "/console/clients/"),
@@ -123,8 +128,19 @@ def _seed(live: LiveIdp) -> dict[str, str]:
             config=live.app.config, verifier=_Registry(), send_code=lambda to, code: None)
         assert case.status == "review"
         _, challenge = pkce_pair()
-        return {"client": rp.client.client_id, "case": str(case.id), "applicant": str(applicant.id),
+        rows = {"client": rp.client.client_id, "case": str(case.id), "applicant": str(applicant.id),
                 "consent": authorize_url(rp.client.client_id, challenge)}
+    # A line in the staff member's disclosure log and a consent receipt (their pages have content).
+    with live.app.test_request_context():
+        db = get_session()
+        client = db.merge(rp.client)
+        staff = find_by_email(db, EMAIL)
+        log.record_disclosure(db, user_id=staff.id, client=client, claims=["email", "name", "sub"],
+                              acr="urn:th:digitalid:ial1:aal2", via=log.Via.AUTHORIZATION_CODE, reference="code:1")
+        receipts.issue(db, user=staff, client=client, items=["email", "profile"], state=receipts.State.GIVEN,
+                       now=dt.datetime.now(dt.UTC))
+        db.commit()
+    return rows
 
 
 @dataclass

@@ -106,6 +106,7 @@ def test_the_receipts_page_lists_and_downloads_in_english_and_thai(app, client, 
     assert "Email me this receipt" in page.text and "consent given" in page.text
     thai = client.get("/my-data/receipts", headers=TH).text
     assert 'lang="th"' in thai and "อีเมล" in thai  # the item "Your email address" in Thai
+    assert "ใบอนุญาตร้านอาหาร" in thai and "Restaurant licence" not in thai  # the e-Service's Thai name
     jws = client.get(f"/my-data/receipts/{row.receipt_id}.jws")
     assert jws.status_code == 200 and jws.text == row.jws and jws.mimetype == "application/jose"
     assert "attachment" in jws.headers["Content-Disposition"]
