@@ -80,10 +80,12 @@ def build(*, receipt_id: str, state: State, user: User, client: Client, items: l
     """The receipt's claims (see the module docstring). Pure: everything is handed in."""
     timestamp = int(now.timestamp())
     contacts = [str(c) for c in client.client_metadata.get("contacts") or [] if c]
+    policy = str(client.client_metadata.get("policy_uri") or policy_url)
     controller: dict[str, Any] = {
         "piiController": agency_of(client) or client.name,
         "onBehalf": False,
-        "contact": contacts[0] if contacts else client.name,
+        # RFC 7591 ``contacts`` when the agency registered them; otherwise where its notice is.
+        "contact": contacts[0] if contacts else policy,
     }
     if contacts:
         controller["email"] = contacts[0]
@@ -103,7 +105,7 @@ def build(*, receipt_id: str, state: State, user: User, client: Client, items: l
         "language": language,
         "piiPrincipalId": subject_for(user, client),
         "piiControllers": [controller],
-        "policyUrl": str(client.client_metadata.get("policy_uri") or policy_url),
+        "policyUrl": policy,
         "services": [{
             "service": client.name,
             "purposes": [{
