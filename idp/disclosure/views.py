@@ -22,6 +22,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from idp import audit
 from idp import clock
 from idp import journey
 from idp.accounts.session import AuthContext
@@ -79,6 +80,8 @@ def export(kind: str, *, ctx: AuthContext) -> Response:
     db = get_session()
     rows = log.everything(db, ctx.user.id, form.filters)
     now = clock.utc_now()
+    audit.record(db, audit.Event.DATA_EXPORTED, user_id=ctx.user.id, format=log.EXPORT_FORMAT, kind=kind,
+                 rows=len(rows))
     name = f"my-disclosures-{now.strftime('%Y%m%d')}.{kind}"
     if kind == "csv":
         return _download("".join(log.csv_lines(db, rows)), mimetype="text/csv", filename=name)

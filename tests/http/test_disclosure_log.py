@@ -191,6 +191,11 @@ def test_exports_hold_only_the_persons_own_rows(app, client, two_services):
         tax = get_session().scalar(select(Client).where(Client.name == "Tax refund"))
     only_tax = client.get(f"/my-data/disclosures.csv?service={tax.id}").text
     assert len(list(csv.reader(io.StringIO(only_tax)))) == 2
+    with app.app_context():
+        from idp.audit.models import AuditEvent
+
+        exports = get_session().scalars(select(AuditEvent).where(AuditEvent.event == "data_exported")).all()
+        assert [e.details["format"] for e in exports] == ["th-digitalid-disclosures/1"] * 3
 
     other = app.test_client()
     sign_in(other, "other@example.com")
