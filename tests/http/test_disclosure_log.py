@@ -50,8 +50,9 @@ def _id_token_claims(client, id_token):
 
 
 def test_a_code_flow_records_exactly_the_claims_of_the_id_token(app, client, rp):
+    # phone_number is asked for but the IdP holds none: not sent, so not logged.
     body = full_flow(client, rp.client.client_id, rp.client_secret,
-                     claims=json.dumps({"id_token": {"email": None, "name": None}}))
+                     claims=json.dumps({"id_token": {"email": None, "name": None, "phone_number": None}}))
     claims = _id_token_claims(client, body["id_token"])
     [row] = _rows(app)
     assert row.claims == sorted(set(claims) - TOKEN_MEMBERS) == ["email", "name", "sub"]
@@ -101,7 +102,7 @@ def test_a_replayed_code_records_no_second_release(app, client, rp):
 # -- the page ------------------------------------------------------------------------------------
 
 
-def _seed(app, user_email, client_name, at, claims=("email", "sub")):
+def _seed(app, user_email, client_name, at, claims=("email", "sub"), details=None):
     with app.app_context():
         from idp.accounts.service import find_by_email
 
@@ -109,7 +110,7 @@ def _seed(app, user_email, client_name, at, claims=("email", "sub")):
         user = find_by_email(db, user_email)
         client = db.scalar(select(Client).where(Client.name == client_name))
         log.record_disclosure(db, user_id=user.id, client=client, claims=claims, acr="urn:th:digitalid:ial1:aal1",
-                              via=log.Via.USERINFO, reference="code:1", at=at)
+                              via=log.Via.USERINFO, reference="code:1", at=at, details=details)
         db.commit()
 
 
@@ -205,6 +206,18 @@ def test_exports_hold_only_the_persons_own_rows(app, client, two_services):
     assert "National ID number" not in page and "1 time information was sent." in page
     # Someone else's e-Service id in the search is ignored, not a way in.
     assert "1 time information was sent." in other.get("/my-data/disclosures?service=999", headers=EN).text
+
+
+def test_authorization_details_released_are_kept_and_exported(app, client, rp):
+    details = [{"type": "th_gov_service_request", "service": "restaurant_licence", "reference": "R-1",
+                "amount": "500.00", "currency": "THB"}]
+    _seed(app, "citizen@example.com", "Restaurant licence", dt.datetime(2026, 11, 2, tzinfo=dt.UTC), details=details)
+    sign_in(client)
+    assert "With 1 transaction detail." in client.get("/my-data/disclosures", headers=EN).text
+    [exported] = client.get("/my-data/disclosures.json").json["disclosures"]
+    assert exported["authorization_details"] == details
+    [header, line] = list(csv.reader(io.StringIO(client.get("/my-data/disclosures.csv").text)))
+    assert json.loads(line[header.index("authorization_details")]) == details
 
 
 def test_the_log_needs_sign_in(client):
