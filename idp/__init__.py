@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.accounts.security_views import bp as account_security_bp
     from idp.accounts.views import bp as accounts_bp
     from idp.authn.views import bp as authn_bp
+    from idp.disclosure.views import bp as disclosure_bp
     from idp.health import bp as health_bp
     from idp.metrics_views import bp as metrics_bp
     from idp.oidc import wiring as oidc
@@ -69,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(disclosure_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(opendata_bp)
     app.register_blueprint(registration_bp)

@@ -70,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "PROOFING_REGISTRY_CA": None,
     "PROOFING_SLA_BUSINESS_DAYS": 2,
     "PROOFING_RETENTION_DAYS": 30,  # evidence and registry answers, after the decision
+    "DISCLOSURE_RETENTION_DAYS": 365,  # the disclosure log on My data (idp db prune deletes older rows)
     "PROOFING_TRUST_FRAMEWORK": "nist_800_63A",
     "OPEN_DATA_MIN_COUNT": 10,  # /open-data/: counts from 1 to this minus one are suppressed
     # A rotated client secret keeps working this long, so the e-Service can deploy the new one.

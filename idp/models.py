@@ -13,6 +13,8 @@ from idp.authn.models import Throttle
 from idp.authn.models import TotpCredential
 from idp.authn.models import WebAuthnCredential
 from idp.db import Base
+from idp.disclosure.models import ConsentReceipt
+from idp.disclosure.models import Disclosure
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
@@ -34,6 +36,8 @@ __all__ = [
            "Base",
            "Client",
            "Consent",
+           "ConsentReceipt",
+           "Disclosure",
            "PasswordReset",
            "ProofingAttempt",
            "ProofingCase",

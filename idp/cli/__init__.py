@@ -46,10 +46,11 @@ def main() -> None:
     from idp.cli import db
     from idp.cli import demo
     from idp.cli import keys
+    from idp.cli import receipts
     from idp.cli import serve
     from idp.cli import users
 
-    for module in (audit, authz_types, clients, db, demo, keys, serve, users):
+    for module in (audit, authz_types, clients, db, demo, keys, receipts, serve, users):
         module.register(cli)
     try:
         cli(prog_name="idp")

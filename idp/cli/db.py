@@ -51,10 +51,12 @@ def downgrade_command(revision: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def prune_command(as_json: bool) -> None:
-    """Delete expired codes, client-assertion ids and tokens, and purge the evidence of proofing
-    cases decided more than PROOFING_RETENTION_DAYS ago (run it daily, e.g. from cron)."""
+    """Delete expired codes, client-assertion ids and tokens, purge the evidence of proofing
+    cases decided more than PROOFING_RETENTION_DAYS ago, and delete disclosure-log entries older
+    than DISCLOSURE_RETENTION_DAYS (run it daily, e.g. from cron)."""
     from idp.db import get_session
     from idp.db import utc_now
+    from idp.disclosure import log as disclosure_log
     from idp.oidc.tokens import prune
     from idp.proofing import privacy
 
@@ -63,6 +65,8 @@ def prune_command(as_json: bool) -> None:
     counts: dict[str, int] = dict(prune(db, now=now))
     counts["proofing_cases_purged"] = privacy.purge_expired(
         db, now=now, retention_days=int(current_app.config["PROOFING_RETENTION_DAYS"]))
+    counts["disclosures_deleted"] = disclosure_log.prune(
+        db, now=now, retention_days=int(current_app.config["DISCLOSURE_RETENTION_DAYS"]))
     emit(counts, as_json)
 
 

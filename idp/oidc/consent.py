@@ -7,6 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.accounts.models import User
+from idp.db import utc_now
 from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
@@ -40,6 +42,7 @@ def has_consent(db: Session, *, user_id: int, client_id: int, items: list[str]) 
 
 
 def grant_consent(db: Session, *, user_id: int, client_id: int, items: list[str]) -> None:
+    """Remember the consent, with its audit event and the person's signed receipt, in one commit."""
     row = db.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
     if row is None:
         db.add(Consent(user_id=user_id, client_id=client_id, scopes=sorted(set(items))))
@@ -47,7 +50,18 @@ def grant_consent(db: Session, *, user_id: int, client_id: int, items: list[str]
         row.scopes = sorted(set(row.scopes) | set(items))
     audit.record(db, audit.Event.CONSENT_GIVEN, user_id=user_id, client_id=client_id, commit=False,
                  items=sorted(set(items)))
+    _receipt(db, user_id=user_id, client_id=client_id, items=items, given=True)
     db.commit()
+
+
+def _receipt(db: Session, *, user_id: int, client_id: int, items: list[str], given: bool) -> None:
+    # Imported here: receipts read the claim vocabulary (idp.oidc.claims), which imports this module.
+    from idp.disclosure import receipts
+
+    user, client = db.get(User, user_id), db.get(Client, client_id)
+    if user is not None and client is not None:
+        receipts.issue(db, user=user, client=client, items=items, now=utc_now(),
+                       state=receipts.State.GIVEN if given else receipts.State.WITHDRAWN)
 
 
 def list_consents(db: Session, *, user_id: int) -> list[tuple[Consent, Client]]:
@@ -64,5 +78,6 @@ def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
     db.delete(row)
     tokens.revoke_where(db, Token.user_id == user_id, Token.client_id == client_id)
     audit.record(db, audit.Event.CONSENT_WITHDRAWN, user_id=user_id, client_id=client_id, commit=False)
+    _receipt(db, user_id=user_id, client_id=client_id, items=list(row.scopes), given=False)
     db.commit()
     return True

@@ -14,6 +14,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import UserInfo
 from flask import current_app
+from flask import g
 from sqlalchemy import select
 
 from idp import audit
@@ -23,6 +24,9 @@ from idp.accounts.session import AuthContext
 from idp.crypto import hash_secret
 from idp.db import get_session
 from idp.db import utc_now
+from idp.disclosure.log import Via
+from idp.disclosure.log import record_disclosure
+from idp.disclosure.log import released_names
 from idp.oidc import redemption
 from idp.oidc import tokens
 from idp.oidc.authorization_details import types_of
@@ -91,14 +95,26 @@ class OpenIDCode(_OpenIDCode):
         claims = super().get_authorization_code_claims(authorization_code)
         if authorization_code.sid:
             claims["sid"] = authorization_code.sid
-        client = get_session().get(Client, authorization_code.client_id)
-        assert client is not None
-        claims.update(release(authorization_code.user, client, scope=authorization_code.scope,
-                              requested=authorization_code.claims, member="id_token"))
+        released = g.pop(_ID_TOKEN_CLAIMS, None)
+        if released is None:  # not through AuthorizationCodeGrant.generate_token (nothing else today)
+            client = get_session().get(Client, authorization_code.client_id)
+            assert client is not None
+            released = id_token_release(authorization_code, client)
+        claims.update(released)
         return claims
 
     def generate_user_info(self, user: User, scope: str) -> UserInfo:
         return UserInfo()  # everything is added from the code row above
+
+
+# The ID token's claims about the person, made once per token request: logged (see
+# ``AuthorizationCodeGrant.generate_token``) in the transaction that redeems the code, then signed
+# by ``OpenIDCode`` after it; so the log names exactly what the ID token carries.
+_ID_TOKEN_CLAIMS = "idp_id_token_claims"
+
+
+def id_token_release(code: AuthorizationCode, client: Client) -> dict[str, Any]:
+    return release(code.user, client, scope=code.scope, requested=code.claims, member="id_token")
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
@@ -157,7 +173,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         context = tokens.GrantContext(auth_time=code.auth_time, acr=code.acr, amr=list(code.amr), sid=code.sid,
                                       family=tokens.family_of(code), code_id=code.id, claims=code.claims,
                                       authorization_details=list(code.authorization_details or []))
-        return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
+        db = get_session()
+        response = tokens.generate(db, client=self.request.client, user=user, scope=scope, context=context)
+        if "openid" in str(scope or "").split():  # an ID token follows (OpenIDCode.process_token)
+            released = id_token_release(code, self.request.client)
+            setattr(g, _ID_TOKEN_CLAIMS, released)
+            record_disclosure(db, user_id=code.user_id, client=self.request.client, claims=released_names(released),
+                              acr=code.acr, via=Via.AUTHORIZATION_CODE, reference=context.family,
+                              details=list(code.authorization_details or []) or None)
+        return response
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -31,6 +31,9 @@ from idp.assurance import policy
 from idp.authn.inventory import enrolled
 from idp.db import get_session
 from idp.db import utc_now
+from idp.disclosure.log import Via
+from idp.disclosure.log import record_disclosure
+from idp.disclosure.log import released_names
 from idp.errors import render_error
 from idp.extensions import authorization
 from idp.extensions import csrf
@@ -243,6 +246,10 @@ def introspect() -> Response:
 def userinfo() -> Response:
     with require_oauth.acquire("openid") as token:
         claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
+        db = get_session()
+        record_disclosure(db, user_id=token.user_id, client=token.client, claims=released_names(claims),
+                          acr=token.acr, via=Via.USERINFO, reference=token.family)
+        db.commit()
     return _no_store(jsonify(claims))
 
 

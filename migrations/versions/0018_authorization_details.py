@@ -13,7 +13,7 @@ from alembic import op
 import idp.db
 
 revision = '0018_authorization_details'
-down_revision = '0010_signing_keys'
+down_revision = '0017_disclosures'
 branch_labels = None
 depends_on = None
 

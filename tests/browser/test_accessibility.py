@@ -25,6 +25,8 @@ import pytest
 from idp.accounts import roles
 from idp.accounts.service import find_by_email
 from idp.db import get_session
+from idp.disclosure import log
+from idp.disclosure import receipts
 from idp.proofing import service as proofing
 from idp.proofing import thai_id
 from idp.proofing.verifiers import Evidence
@@ -83,6 +85,9 @@ PAGES = (
     Check("proofing-form", "/proofing/start"),
     Check("my-data", "/my-data"),
     Check("connected", "/connected-services"),
+    Check("disclosures", "/my-data/disclosures"),
+    Check("disclosures-error", "/my-data/disclosures?from-day=31&from-month=2&from-year=2026"),
+    Check("receipts", "/my-data/receipts"),
     # staff
     Check("console", "/console/"),
     Check("clients", "/console/clients/"),
@@ -134,10 +139,21 @@ def _seed(live: LiveIdp) -> dict[str, str]:
         _, challenge = pkce_pair()
         payment = [{"type": "th_gov_service_request", "service": "passport_renewal", "reference": "ABC-123",
                     "amount": "1250.00", "currency": "THB"}]
-        return {"client": rp.client.client_id, "case": str(case.id), "applicant": str(applicant.id),
+        rows = {"client": rp.client.client_id, "case": str(case.id), "applicant": str(applicant.id),
                 "consent": authorize_url(rp.client.client_id, challenge),
                 "consent_details": authorize_url(rp.client.client_id, challenge,
                                                  authorization_details=json.dumps(payment))}
+    # A line in the staff member's disclosure log and a consent receipt (their pages have content).
+    with live.app.test_request_context():
+        db = get_session()
+        client = db.merge(rp.client)
+        staff = find_by_email(db, EMAIL)
+        log.record_disclosure(db, user_id=staff.id, client=client, claims=["email", "name", "sub"],
+                              acr="urn:th:digitalid:ial1:aal2", via=log.Via.AUTHORIZATION_CODE, reference="code:1")
+        receipts.issue(db, user=staff, client=client, items=["email", "profile"], state=receipts.State.GIVEN,
+                       now=dt.datetime.now(dt.UTC))
+        db.commit()
+    return rows
 
 
 @dataclass
