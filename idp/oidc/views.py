@@ -36,6 +36,7 @@ from idp.extensions import csrf
 from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
+from idp.oidc import dpop_requests
 from idp.oidc import storage
 from idp.oidc.claims import release
 from idp.oidc.claims import restrict_request
@@ -203,7 +204,7 @@ def _finish(grant: object, user: object) -> Response:
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token() -> Response:
-    return _no_store(authorization.create_token_response())
+    return dpop_requests.add_nonce_header(_no_store(authorization.create_token_response()))
 
 
 @bp.route("/revoke", methods=["POST"])
@@ -225,7 +226,7 @@ def introspect() -> Response:
 def userinfo() -> Response:
     with require_oauth.acquire("openid") as token:
         claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
-    return _no_store(jsonify(claims))
+    return dpop_requests.add_nonce_header(_no_store(jsonify(claims)))
 
 
 @bp.route("/jwks.json")
