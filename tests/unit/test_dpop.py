@@ -81,7 +81,7 @@ def test_a_proof_signed_by_another_key_than_its_jwk_is_refused():
 @pytest.mark.parametrize("method, url", [("GET", URL), ("POST", "https://idp.example/userinfo"),
                                          ("POST", "https://other.example/token"), ("POST", "http://idp.example/token")])
 def test_htm_and_htu_must_name_this_request(method, url):
-    with pytest.raises(dpop.InvalidProof, match="htm|htu"):
+    with pytest.raises(dpop.InvalidProof, match=r"htm|htu"):
         _verify(DPoPKey().proof("POST", URL), method=method, url=url)
 
 
