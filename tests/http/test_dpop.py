@@ -374,3 +374,35 @@ def test_used_proofs_are_pruned_after_their_window(app, client, bound):
         counts = tokens.prune(db, now=utc_now() + dt.timedelta(seconds=120))
         assert counts["used_dpop_proofs"] == 1
         assert db.scalar(select(func.count()).select_from(UsedDPoPProof)) == 0
+
+
+def test_the_same_proof_twice_at_once_passes_once(app, client, bound):
+    """Two requests racing with one proof: the unique (jkt, jti) row lets exactly one through,
+    whichever instance or thread each reaches (RFC 9449 §11.1)."""
+    from tests.http.test_token_races import _together
+
+    key, body = bound
+    for _ in range(5):
+        proof = key.proof("GET", "/userinfo", access_token=body["access_token"])
+        responses = _together(app, lambda own, p=proof: _userinfo(own, body["access_token"], proof=p))
+        assert sorted(r.status_code for r in responses) == [200, 401]
+        assert next(r for r in responses if r.status_code == 401).json["error"] == "invalid_dpop_proof"
+
+
+def test_dynamic_registration_accepts_dpop_bound_access_tokens(app, client):
+    from idp.oidc.registration import issue_initial_token
+    from tests.http.test_registration import GOOD
+
+    with app.app_context():
+        token = issue_initial_token(get_session(), agency="Revenue Department", allowed_scopes=["profile", "email"],
+                                    max_ial=2, max_aal=2, days=30).token
+    headers = {"Authorization": f"Bearer {token}"}
+    registered = client.post("/register", json={**GOOD, "dpop_bound_access_tokens": True}, headers=headers)
+    assert registered.status_code == 201 and registered.json["dpop_bound_access_tokens"] is True
+    refused = client.post("/register", json={**GOOD, "dpop_bound_access_tokens": "yes"}, headers=headers)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_client_metadata"
+    with app.app_context():
+        row = get_session().scalar(select(Client).where(Client.client_id == registered.json["client_id"]))
+        from idp.oidc import dpop_requests
+
+        assert dpop_requests.client_requires_dpop(row)
