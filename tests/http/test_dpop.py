@@ -406,3 +406,27 @@ def test_dynamic_registration_accepts_dpop_bound_access_tokens(app, client):
         from idp.oidc import dpop_requests
 
         assert dpop_requests.client_requires_dpop(row)
+
+
+def test_a_pushed_request_binds_its_code_to_the_proofs_key_or_dpop_jkt(app, rp):
+    """What the PAR endpoint calls (RFC 9449 §10.1): the proof's key, else ``dpop_jkt``; both must agree."""
+    from idp.oidc import dpop_requests
+
+    key, other = DPoPKey(), DPoPKey()
+
+    def bind(proof, **data):
+        headers = {"DPoP": proof} if proof else {}
+        with app.test_request_context("/par", method="POST", headers=headers):
+            row = get_session().get(Client, rp.client.id)
+            return dpop_requests.jkt_for_pushed_request(row, data)
+
+    assert bind(key.proof("POST", "/par")) == key.jkt
+    assert bind(None, dpop_jkt=other.jkt) == other.jkt
+    assert bind(key.proof("POST", "/par"), dpop_jkt=key.jkt) == key.jkt
+    assert bind(None) is None
+    for proof, data, error in [(key.proof("POST", "/par"), {"dpop_jkt": other.jkt}, "invalid_dpop_proof"),
+                               (None, {"dpop_jkt": "short"}, "invalid_request"),
+                               (key.proof("POST", "/token"), {}, "invalid_dpop_proof")]:
+        with pytest.raises(dpop_requests.TokenEndpointDPoPError) as caught:
+            bind(proof, **data)
+        assert caught.value.error == error
