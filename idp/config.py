@@ -90,6 +90,10 @@ DEFAULTS: dict[str, Any] = {
     # /metrics (docs/operations.md): shut (404) unless a bearer token or client networks are set
     "METRICS_TOKEN": None,  # at least 32 characters; Prometheus sends it as `Authorization: Bearer ...`
     "METRICS_ALLOW": [],  # networks allowed without a token, e.g. 127.0.0.1/32,::1/128
+    # DPoP (RFC 9449, docs/fapi.md): proofs' iat may be this far from the server's time, either way
+    "DPOP_PROOF_WINDOW": 60,
+    "DPOP_NONCE_LIFETIME": 300,  # a new server nonce each period; the previous one still works
+    "DPOP_NONCE_REQUIRED": False,  # True: of every client sending DPoP (FAPI 2.0 clients always)
 }
 
 

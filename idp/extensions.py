@@ -20,8 +20,10 @@ class NoCredentials(MissingAuthorizationError):
         return []
 
     def get_headers(self) -> list[tuple[str, str]]:
+        # RFC 9449 §7.1: the DPoP scheme is offered beside Bearer, with the proof algorithms.
         return [("Content-Type", "application/json"), ("Cache-Control", "no-store"),
-                ("WWW-Authenticate", f'Bearer realm="{self.realm}"')]
+                ("WWW-Authenticate", f'Bearer realm="{self.realm}"'),
+                ("WWW-Authenticate", f'DPoP realm="{self.realm}", algs="ES256 PS256 EdDSA"')]
 
 
 class BearerProtector(ResourceProtector):

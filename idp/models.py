@@ -22,6 +22,7 @@ from idp.oidc.models import SigningKeyRecord
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
+from idp.oidc.models import UsedDPoPProof
 from idp.proofing.models import ProofingAttempt
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
@@ -49,6 +50,7 @@ __all__ = [
            "TokenFamily",
            "TotpCredential",
            "UsedAssertion",
+           "UsedDPoPProof",
            "User",
            "VerifiedIdentity",
            "WebAuthnCredential",

@@ -37,6 +37,7 @@ class Event(StrEnum):
     CONSENT_GIVEN = "consent_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     DATA_EXPORTED = "data_exported"
+    DPOP_REFUSED = "dpop_refused"
     EMAIL_CODE_FAILED = "email_code_failed"
     EMAIL_VERIFIED = "email_verified"
     FACTOR_REMOVED = "factor_removed"

@@ -35,6 +35,7 @@ LABELS: dict[Event, LazyString] = {
     Event.CONSENT_GIVEN: _l("Consent given"),
     Event.CONSENT_WITHDRAWN: _l("Consent withdrawn"),
     Event.DATA_EXPORTED: _l("Personal data downloaded by its owner"),
+    Event.DPOP_REFUSED: _l("DPoP refused: wrong key or a replayed proof"),
     Event.EMAIL_CODE_FAILED: _l("Wrong email confirmation code"),
     Event.EMAIL_VERIFIED: _l("Email address confirmed"),
     Event.FACTOR_REMOVED: _l("Sign-in method removed"),

@@ -49,13 +49,15 @@ def clients_group() -> None:
               help="Minimum assurance, e.g. urn:th:digitalid:ial1:aal2 (repeatable; any one satisfies).")
 @click.option("--allow-national-id", "allow_national_id", is_flag=True,
               help="Operator decision: this e-Service may receive the national ID number (scope national_id).")
+@click.option("--dpop", "dpop_bound", is_flag=True,
+              help="Every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
                 default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
-                as_json: bool) -> None:
+                dpop_bound: bool, as_json: bool) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -70,7 +72,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             id_token_signed_response_alg=id_token_alg,
                             trusted=trusted, require_pkce=not no_pkce,
                             default_acr_values=list(default_acr_values),
-                            national_id_allowed=allow_national_id, join_sector=join_sector)
+                            national_id_allowed=allow_national_id, join_sector=join_sector,
+                            dpop_bound_access_tokens=dpop_bound)
     except ClientMetadataError as exc:
         fail(exc.description)
         return

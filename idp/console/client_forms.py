@@ -51,6 +51,7 @@ class ClientForm:
     national_id: bool = False
     allowed_claims: str = ""  # space-separated; empty: no list (any claim its scopes cover)
     join_sector: bool = False  # the admin confirms sharing a pairwise sector with another agency (never kept)
+    dpop_bound: bool = False  # RFC 9449 §5.2 dpop_bound_access_tokens
 
     @classmethod
     def from_form(cls, data: MultiDict[str, str]) -> ClientForm:
@@ -71,6 +72,7 @@ class ClientForm:
             id_token_alg=text("id_token_signed_response_alg") or ID_TOKEN_ALGS[0],
             trusted=data.get("trusted") == "1", national_id=data.get("national_id_allowed") == "1",
             allowed_claims=text("allowed_claims"), join_sector=data.get("join_sector") == "1",
+            dpop_bound=data.get("dpop_bound_access_tokens") == "1",
         )
 
     @classmethod
@@ -91,6 +93,7 @@ class ClientForm:
             id_token_alg=str(metadata.get("id_token_signed_response_alg", ID_TOKEN_ALGS[0])),
             trusted=trusted, national_id=bool(metadata.get("national_id_allowed")),
             allowed_claims=" ".join(metadata.get("allowed_claims") or []),
+            dpop_bound=metadata.get("dpop_bound_access_tokens") is True,
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -111,6 +114,7 @@ class ClientForm:
             "jwks": self._jwks(), "jwks_uri": self.jwks_uri or None,
             "id_token_signed_response_alg": self.id_token_alg,
             "allowed_claims": self.allowed_claims.split() or None,
+            "dpop_bound_access_tokens": self.dpop_bound or None,
         }
 
     def _jwks(self) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ from idp.assurance.policy import AcrOutcome
 from idp.assurance.policy import AcrRequest
 from idp.assurance.policy import decide_acr
 from idp.assurance.policy import parse_acr
+from idp.oidc import dpop
 from idp.oidc.claims import ALWAYS_ASK
 from idp.oidc.claims import InvalidClaimsParameter
 from idp.oidc.claims import consent_items
@@ -104,11 +105,16 @@ def parse_params(data: Any, *, redirect_uri: str, keys: KeySet, issuer: str) -> 
     if data.get("request_uri"):
         raise RequestUriNotSupported("request_uri is not supported.", redirect_uri=redirect_uri)
     for name in ("prompt", "max_age", "nonce", "claims", "code_challenge", "code_challenge_method",
-                 "id_token_hint", "login_hint", "acr_values", "ui_locales"):
+                 "id_token_hint", "login_hint", "acr_values", "ui_locales", "dpop_jkt"):
         if len(data.getlist(name)) > 1:
             raise invalid(f"Repeated '{name}' parameter.")
     if data.get("response_mode") not in (None, "", "query"):
         raise invalid("Only response_mode=query is supported.")
+    if data.get("dpop_jkt"):
+        try:
+            dpop.check_jkt_parameter(data["dpop_jkt"])  # RFC 9449 §10
+        except dpop.DPoPError as exc:
+            raise invalid(exc.description) from exc
     prompts = frozenset((data.get("prompt") or "").split())
     if not prompts <= PROMPTS:
         raise invalid("Unknown prompt value.")

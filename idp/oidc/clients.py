@@ -181,6 +181,12 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
         metadata["jwks"] = _public_jwks(jwks)
     elif jwks_uri:
         metadata["jwks_uri"] = check_redirect_uri(jwks_uri, error="invalid_client_metadata")
+    dpop_bound = raw.get("dpop_bound_access_tokens")
+    if dpop_bound is not None and not isinstance(dpop_bound, bool):
+        raise _error("dpop_bound_access_tokens must be true or false.")
+    if dpop_bound:
+        # RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+        metadata["dpop_bound_access_tokens"] = True
     return metadata
 
 
@@ -209,6 +215,7 @@ def create_client(
     logo_uri: str | None = None,
     allowed_claims: list[str] | None = None,
     join_sector: bool = False,
+    dpop_bound_access_tokens: bool = False,
     by: int | None = None,
 ) -> NewClient:
     """Validate and store an e-Service (the CLI's way in); audited.
@@ -223,6 +230,7 @@ def create_client(
         "sector_identifier_uri": sector_identifier_uri, "scope": scope,
         "id_token_signed_response_alg": id_token_signed_response_alg,
         "default_acr_values": default_acr_values or None, "allowed_claims": allowed_claims,
+        "dpop_bound_access_tokens": dpop_bound_access_tokens or None,
     }
     metadata = validate_metadata(raw, national_id_allowed=national_id_allowed, require_pkce=require_pkce)
     return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, join_sector=join_sector, by=by)

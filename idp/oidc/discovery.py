@@ -12,6 +12,7 @@ from flask import url_for
 
 from idp.assurance.levels import ACR_VALUES
 from idp.db import get_session
+from idp.oidc import dpop
 from idp.oidc.claims import CLAIMS_IN_VERIFIED_CLAIMS
 from idp.oidc.claims import CLAIMS_SUPPORTED
 from idp.oidc.claims import SCOPES_SUPPORTED
@@ -85,6 +86,8 @@ def _metadata() -> dict[str, Any]:
         # pvr: an officer compared the applicant remotely (idp.proofing.service._evidence_entry)
         "documents_check_methods_supported": ["vri", "vpip", "pvp", "pvr"],
         "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
+        # RFC 9449 §5.1
+        "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
     }
 
 

@@ -19,6 +19,8 @@ from joserfc.jwk import KeySet
 from idp.accounts import session as auth_session
 from idp.db import get_session
 from idp.db import utc_now
+from idp.oidc import dpop_requests
+from idp.oidc import dpop_validator
 from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Token
@@ -163,3 +165,8 @@ class BearerTokenValidator(_BearerTokenValidator):
         super().validate_token(token, scopes, request)
         if not token.client.active or not token.user.is_active:
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
+        if token.dpop_jkt is not None:
+            # RFC 9449 §7.2: a DPoP-bound token is worthless without its key, so never as Bearer.
+            dpop_requests.refuse(get_session(), token.client, reason="bound_token_as_bearer", user_id=token.user_id)
+            raise dpop_validator.invalid_token("This access token is DPoP-bound: send it with the DPoP scheme "
+                                               "and a DPoP proof.")

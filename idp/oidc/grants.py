@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from authlib.oauth2.rfc6749 import InvalidGrantError
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -27,6 +28,7 @@ from idp.db import utc_now
 from idp.disclosure.log import Via
 from idp.disclosure.log import record_disclosure
 from idp.disclosure.log import released_names
+from idp.oidc import dpop_requests
 from idp.oidc import redemption
 from idp.oidc import tokens
 from idp.oidc.authorization_details import types_of
@@ -133,6 +135,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             auth_time=ctx.auth_time, acr=request.acr, amr=ctx.amr, sid=ctx.sid,
             claims=request.requested_claims, requested_acr=request.requested_acr,
             authorization_details=getattr(request, "authorization_details", None) or [],
+            dpop_jkt=data.get("dpop_jkt") or None,
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
@@ -146,6 +149,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return row
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        # The DPoP proof first (its jti is committed as used), before the code is redeemed.
+        self.request.dpop = proof = dpop_requests.proof_for_token_request(client)
         db = get_session()
         row = db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == hash_secret(code)))
         if row is None or row.client_id != client.id:
@@ -153,6 +158,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         now = utc_now()
         if row.used_at is None and (row.is_expired() or not row.user.is_active):
             return None
+        if row.used_at is None and row.dpop_jkt and (proof is None or proof.jkt != row.dpop_jkt):
+            # RFC 9449 §10: the code is bound to the key named by dpop_jkt; the code stays
+            # unredeemed for whoever holds that key.
+            dpop_requests.refuse(db, client, reason="dpop_jkt_mismatch", user_id=row.user_id)
+            raise InvalidGrantError("The code is bound to another DPoP key (dpop_jkt).")
         # Redeemed before anything is issued, atomically; whoever comes second (even by a
         # microsecond) revokes what the first issued, now or later (see ``redemption``).
         if row.used_at is not None or not redemption.redeem_code(db, row, now=now):
@@ -174,7 +184,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                       family=tokens.family_of(code), code_id=code.id, claims=code.claims,
                                       authorization_details=list(code.authorization_details or []))
         db = get_session()
-        response = tokens.generate(db, client=self.request.client, user=user, scope=scope, context=context)
+        response = tokens.generate(db, client=self.request.client, user=user, scope=scope, context=context,
+                                   dpop_jkt=_jkt(self.request))
         if "openid" in str(scope or "").split():  # an ID token follows (OpenIDCode.process_token)
             released = id_token_release(code, self.request.client)
             setattr(g, _ID_TOKEN_CLAIMS, released)
@@ -189,13 +200,21 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        client: Client = self.request.client
+        self.request.dpop = proof = dpop_requests.proof_for_token_request(client)
         db = get_session()
         row = tokens.find_refresh_token(db, refresh_token)
-        if row is None or not row.check_client(self.request.client):
+        if row is None or not row.check_client(client):
             return None
         now = utc_now()
         if row.refresh_used_at is None and not tokens.refresh_is_usable(row):
             return None
+        if (row.refresh_used_at is None and row.dpop_jkt and client.is_public
+                and (proof is None or proof.jkt != row.dpop_jkt)):
+            # RFC 9449 §5: "refresh tokens issued to public clients MUST be bound to the DPoP key";
+            # the token is not used up, so its holder (with the key) can still refresh.
+            dpop_requests.refuse(db, client, reason="refresh_key_mismatch", user_id=row.user_id)
+            raise InvalidGrantError("The refresh token is bound to another DPoP key.")
         # Rotated before anything is issued, atomically: a second use, however close to the
         # first, means someone holds a copy, so the family goes (RFC 9700 §4.14.2).
         if row.refresh_used_at is not None or not redemption.redeem_refresh_token(db, row, now=now):
@@ -213,7 +232,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         context = tokens.GrantContext(auth_time=old.auth_time, acr=old.acr, amr=list(old.amr), sid=old.sid,
                                       family=old.family, code_id=old.code_id, claims=old.claims,
                                       authorization_details=list(old.authorization_details or []))
-        return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context)
+        return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context,
+                               dpop_jkt=_jkt(self.request))
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         get_session().commit()  # the rotation (see authenticate_refresh_token) with the new tokens
+
+
+def _jkt(request: Any) -> str | None:
+    """The key the new tokens are bound to: the one of the token request's DPoP proof (RFC 9449 §5)."""
+    proof = getattr(request, "dpop", None)
+    return proof.jkt if proof is not None else None

@@ -223,6 +223,8 @@ class AuthorizationCode(Base):
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[Created]
+    # RFC 9449 §10: the thumbprint of the DPoP key that alone may redeem the code (``dpop_jkt``).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -291,6 +293,9 @@ class Token(Base):
     sid: Mapped[str | None] = mapped_column(String(64))
     claims: Mapped[dict[str, Any]] = mapped_column(default=dict)
     authorization_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # RFC 9449 §6: the DPoP key (its RFC 7638 thumbprint) the access token is bound to (``cnf.jkt``);
+    # a public client's refresh token is bound to it too (§5). None: a bearer token.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
 
     client: Mapped[Client] = relationship(lazy="joined")
     user: Mapped[User] = relationship(lazy="joined")
@@ -361,3 +366,19 @@ class SigningKeyRecord(Base):
     created_at: Mapped[dt.datetime]
     retired_at: Mapped[dt.datetime | None]
     private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class UsedDPoPProof(Base):
+    """``jti`` values of DPoP proofs already accepted, per key (RFC 9449 §11.1).
+
+    The unique constraint makes "once" hold across instances: of two requests with the same
+    proof, the second insert fails. A row is kept while the proof's ``iat`` is within the window.
+    """
+
+    __tablename__ = "used_dpop_proofs"
+    __table_args__ = (UniqueConstraint("jkt", "jti"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jkt: Mapped[str] = mapped_column(String(64))
+    jti: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)

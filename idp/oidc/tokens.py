@@ -31,6 +31,7 @@ from idp.oidc.models import Client
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
+from idp.oidc.models import UsedDPoPProof
 from idp.oidc.subjects import subject_for
 
 ACCESS_TOKEN_ALG = "RS256"
@@ -62,8 +63,13 @@ def open_family(db: Session, code: AuthorizationCode) -> None:
     db.add(TokenFamily(id=family_of(code)))
 
 
-def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext) -> dict[str, Any]:
-    """Mint and store an access token (and a refresh token when ``offline_access`` was granted)."""
+def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext,
+             dpop_jkt: str | None = None) -> dict[str, Any]:
+    """Mint and store an access token (and a refresh token when ``offline_access`` was granted).
+
+    :param dpop_jkt: the thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6: the
+        access token gets ``cnf.jkt`` and ``token_type`` is ``DPoP``)
+    """
     cfg = current_app.config
     now = utc_now()
     lifetime = int(cfg["ACCESS_TOKEN_LIFETIME"])
@@ -84,9 +90,11 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
         claims["sid"] = context.sid
     if context.authorization_details:  # RFC 9396 §9.1: in a JWT access token, as a claim
         claims["authorization_details"] = context.authorization_details
+    if dpop_jkt:
+        claims["cnf"] = {"jkt": dpop_jkt}
     key = current_app.extensions["idp.keyring"].signing_key(ACCESS_TOKEN_ALG)
     access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt", "kid": key.kid}, claims, key)
-    response: dict[str, Any] = {"access_token": access_token, "token_type": "Bearer",
+    response: dict[str, Any] = {"access_token": access_token, "token_type": "DPoP" if dpop_jkt else "Bearer",
                                 "expires_in": lifetime, "scope": scope}
     if context.authorization_details:  # RFC 9396 §7: the token response says what the token allows
         response["authorization_details"] = context.authorization_details
@@ -96,6 +104,7 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
         access_expires_at=now + dt.timedelta(seconds=lifetime),
         auth_time=context.auth_time, acr=context.acr, amr=context.amr, sid=context.sid, claims=context.claims,
         authorization_details=context.authorization_details,
+        dpop_jkt=dpop_jkt,
     )
     if "offline_access" in scope.split():
         refresh_token = random_token(32)
@@ -157,7 +166,7 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
         "active": True,
         "scope": row.scope,
         "client_id": row.client.client_id,
-        "token_type": "refresh_token" if refresh else "Bearer",
+        "token_type": "refresh_token" if refresh else ("DPoP" if row.dpop_jkt else "Bearer"),
         "exp": int(exp.timestamp()),
         "iat": int(row.issued_at.timestamp()),
         "sub": subject_for(row.user, row.client),
@@ -169,6 +178,10 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
     }
     if row.authorization_details:  # RFC 9396 §9.2
         payload["authorization_details"] = row.authorization_details
+    if row.dpop_jkt and (not refresh or row.client.is_public):
+        # RFC 9449 §6.2: the key a DPoP-bound token is bound to, for the resource server to check
+        # against the proof; a confidential client's refresh token is not bound (§5).
+        payload["cnf"] = {"jkt": row.dpop_jkt}
     return payload
 
 
@@ -193,5 +206,7 @@ def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(da
     counts["token_families"] = result.rowcount  # type: ignore[attr-defined]
     result = db.execute(delete(UsedAssertion).where(UsedAssertion.expires_at < now))
     counts["used_assertions"] = result.rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(UsedDPoPProof).where(UsedDPoPProof.expires_at < now))
+    counts["used_dpop_proofs"] = result.rowcount  # type: ignore[attr-defined]
     db.commit()
     return counts

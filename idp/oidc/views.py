@@ -40,6 +40,7 @@ from idp.extensions import csrf
 from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
+from idp.oidc import dpop_requests
 from idp.oidc import storage
 from idp.oidc.authorization_details import parse_authorization_details
 from idp.oidc.authorization_details import render_details
@@ -224,7 +225,7 @@ def _finish(grant: object, user: object) -> Response:
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token() -> Response:
-    return _no_store(authorization.create_token_response())
+    return dpop_requests.add_nonce_header(_no_store(authorization.create_token_response()))
 
 
 @bp.route("/revoke", methods=["POST"])
@@ -250,7 +251,7 @@ def userinfo() -> Response:
         record_disclosure(db, user_id=token.user_id, client=token.client, claims=released_names(claims),
                           acr=token.acr, via=Via.USERINFO, reference=token.family)
         db.commit()
-    return _no_store(jsonify(claims))
+    return dpop_requests.add_nonce_header(_no_store(jsonify(claims)))
 
 
 @bp.route("/jwks.json")

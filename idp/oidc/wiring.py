@@ -14,6 +14,7 @@ from idp.extensions import require_oauth
 from idp.keyring import Keyring
 from idp.oidc.client_auth import PrivateKeyJWT
 from idp.oidc.client_methods import OneMethodClientAuthentication
+from idp.oidc.dpop_validator import DPoPTokenValidator
 from idp.oidc.endpoints import BearerTokenValidator
 from idp.oidc.endpoints import EndSessionEndpoint
 from idp.oidc.endpoints import IntrospectionEndpoint
@@ -51,3 +52,4 @@ def init_app(app: Flask) -> None:
     authorization.register_endpoint(IntrospectionEndpoint)
     authorization.register_endpoint(EndSessionEndpoint)
     require_oauth.register_token_validator(BearerTokenValidator())
+    require_oauth.register_token_validator(DPoPTokenValidator())

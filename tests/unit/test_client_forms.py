@@ -119,3 +119,12 @@ def test_token_form_refuses_a_bad_policy(change):
     form = TokenForm.from_form(_form(**{"agency": "Lands", "max_ial": "1", "max_aal": "2", "days": "30", **change}))
     with pytest.raises(ValueError):
         form.policy(default_days=30)
+
+
+def test_the_dpop_requirement_round_trips_through_the_form():
+    """An edit in the console keeps dpop_bound_access_tokens (RFC 9449 §5.2) set by the CLI or registration."""
+    stored = validate_metadata(ClientForm.from_form(_form(**FULL, dpop_bound_access_tokens="1")).metadata())
+    assert stored["dpop_bound_access_tokens"] is True
+    form = ClientForm.from_metadata(stored, trusted=True)
+    assert form.dpop_bound and validate_metadata(form.metadata()) == stored
+    assert "dpop_bound_access_tokens" not in validate_metadata(ClientForm.from_form(_form(**FULL)).metadata())
