@@ -14,6 +14,24 @@ from flask_babel import ngettext
 from idp import wording
 
 
+def face_error(code: str) -> str:
+    """What the chip and selfie pages say when a step did not work (never which detail differed)."""
+    return {
+        "no_chip_file": _("Choose the file with your card's chip data."),
+        "chip_malformed": _("The file is not a chip read from the Digital ID app. Read the chip again."),
+        "chip_signature_invalid": _("We could not confirm that your card's chip is genuine. Read the chip again."),
+        "chip_issuer_unknown": _("We could not confirm that your card's chip is genuine. Read the chip again."),
+        "chip_card_expired": _("Your card has expired. Use a card that is still valid, or go to a service counter."),
+        "chip_data_mismatch": _("The card's chip does not match the identity you verified. Use your own card."),
+        "chip_not_configured": _("Chip reads are not available now. Continue without the chip."),
+        "no_selfie_file": _("Choose a photo of your face."),
+        "bad_image": _("The photo must be a JPEG or PNG file of at most 4 MB."),
+        "face_not_confirmed": _("We could not confirm that the photo is of you. Take a new photo in good light, "
+                                "looking at the camera, with nothing covering your face."),
+        "face_service_unavailable": _("The face check is not available now. Try again later."),
+    }.get(code, _("That did not work. Try again."))
+
+
 def error(code: str) -> str:
     return {
         "bad_national_id": _("Check the 13-digit ID number: its last digit does not match the others."),
