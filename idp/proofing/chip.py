@@ -119,6 +119,13 @@ def load_issuers(config: Mapping[str, Any]) -> KeySet | None:
     return keys
 
 
+def trusted_issuers(extensions: dict[str, Any], config: Mapping[str, Any]) -> KeySet | None:
+    """The card issuers' keys, loaded once per app (kept in ``app.extensions``; tests may replace them)."""
+    if "idp.chip_issuers" not in extensions:
+        extensions["idp.chip_issuers"] = load_issuers(config)
+    return extensions["idp.chip_issuers"]  # type: ignore[no-any-return]
+
+
 def read(document: bytes | str, *, issuers: KeySet | None, expected: Expected | None,
          today: dt.date | None = None) -> ChipResult:
     """Verify a chip read and compare it with ``expected``. Never raises on bad input."""

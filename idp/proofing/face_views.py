@@ -23,7 +23,7 @@ from idp.db import get_session
 from idp.proofing import face_check
 from idp.proofing import messages
 from idp.proofing import service
-from idp.proofing.chip import load_issuers
+from idp.proofing.chip import trusted_issuers
 from idp.proofing.face import MAX_IMAGE_BYTES
 from idp.proofing.face import UNAVAILABLE
 from idp.proofing.face import FaceVerifier
@@ -44,9 +44,7 @@ def face_verifier() -> FaceVerifier:
 
 def chip_issuers() -> KeySet | None:
     """The card issuers' keys, or None when chip reads are not configured."""
-    if "idp.chip_issuers" not in current_app.extensions:
-        current_app.extensions["idp.chip_issuers"] = load_issuers(current_app.config)
-    return current_app.extensions["idp.chip_issuers"]  # type: ignore[no-any-return]
+    return trusted_issuers(current_app.extensions, current_app.config)
 
 
 def _upload(name: str) -> bytes | None:

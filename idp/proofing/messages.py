@@ -237,6 +237,18 @@ def counter_field_error(code: str) -> str:
     }[code]
 
 
+def counter_chip_error(code: str) -> str:
+    """Why the counter reader's chip read was not accepted (the officer sees the reason)."""
+    return {
+        "chip_malformed": _("The reader's file is not a chip read. Read the chip again."),
+        "chip_signature_invalid": _("The chip's signature is not valid: the card may not be genuine."),
+        "chip_issuer_unknown": _("The chip is signed by an issuer this service does not trust."),
+        "chip_card_expired": _("The card has expired."),
+        "chip_data_mismatch": _("The chip's data differs from the card details typed above."),
+        "chip_not_configured": _("Chip reads are not set up on this service: leave the chip file out."),
+    }.get(code, _("The chip read was not accepted."))
+
+
 def counter_bind_error(code: str) -> str:
     """Why the applicant's counter code did not bind the case."""
     return {
