@@ -128,6 +128,18 @@ def officer_reason(code: str) -> str:
         "binding_failed": _("The applicant entered the binding code wrongly too many times"),
         "attempts_exhausted": _("The attempts allowed in 24 hours were spent, on this account or on this ID "
                                 "number: the applicant was not told what the registry answered"),
+        "face_mismatch": _("The selfie does not match the card holder's photo"),
+        "liveness_failed": _("The selfie did not pass the liveness check"),
+        "no_reference": _("The face service holds no reference photo for this card"),
+        "bad_image": _("The selfie was not a usable image"),
+        "face_service_unavailable": _("The face service could not be reached"),
+        "face_service_error": _("The face service's answer could not be read"),
+        "chip_malformed": _("The chip read was malformed"),
+        "chip_signature_invalid": _("The chip's signature is not valid"),
+        "chip_issuer_unknown": _("The chip was signed by an issuer that is not trusted"),
+        "chip_card_expired": _("The card read from the chip has expired"),
+        "chip_data_mismatch": _("The chip's data differs from the verified identity"),
+        "chip_not_configured": _("Chip reads are not set up"),
     }.get(code, _("Other (%(code)s)", code=code))
 
 

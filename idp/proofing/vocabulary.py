@@ -154,6 +154,10 @@ def check_value(value: object, name: str | None = None) -> str:
 
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if value is None:
+        return "—"
+    if isinstance(value, list):  # reason codes (chip_reasons, face_reasons)
+        return ", ".join(reason(str(code)) for code in value) or "—"
     if name == Check.BINDING_AAL and isinstance(value, int):
         return aal_words(value, staff=True)
     text = str(value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -14,11 +15,15 @@ from sqlalchemy import text
 from idp.db import Base
 from idp.db import get_session
 from idp.proofing import service
+from idp.proofing import vocabulary
 from idp.proofing.face import FaceResult
 from idp.proofing.models import ProofingCase
 from idp.proofing.models import VerifiedIdentity
+from tests.factories import make_client
 from tests.factories import make_user
+from tests.flows import authorize_url
 from tests.flows import csrf_of
+from tests.flows import pkce_pair
 from tests.flows import sign_in
 from tests.http.test_proofing import confirm
 from tests.http.test_proofing import last_code
@@ -205,3 +210,23 @@ def test_chip_pages_are_off_without_issuer_keys(app, proofed):
     app.extensions.pop("idp.chip_issuers", None)
     assert proofed.get("/proofing/face").headers["Location"].startswith("/proofing/face/selfie")
     assert proofed.get("/proofing/face/chip").headers["Location"].startswith("/proofing")
+
+
+def test_staff_read_the_new_checks_in_words(app):
+    with app.test_request_context(headers=EN):
+        assert vocabulary.check("face") == "Face comparison"
+        assert vocabulary.check_value("match", "face") == "Same person as the card's photo"
+        assert vocabulary.check_value("match", "registry") == "Matches the registry"  # unchanged
+        assert vocabulary.check_value("valid", "chip") == "Genuine, and agrees with the registry"
+        assert vocabulary.check_value(["face_mismatch"], "face_reasons") == "The selfie does not match the card " \
+                                                                            "holder's photo"
+        assert vocabulary.check_value(None, "chip_issuer") == "—"
+
+
+def test_the_waiting_eservice_is_named_on_the_face_pages(app, proofed):
+    rp = make_client(app, name="Land Office", trusted=True)
+    _, challenge = pkce_pair()
+    nxt = authorize_url(rp.client.client_id, challenge)
+    page = proofed.get("/proofing/face/selfie?next=" + quote(nxt), headers=EN)
+    assert "You are on your way to Land Office" in page.text
+    assert f'name="next" value="{nxt}"'.replace("&", "&amp;") in page.text
