@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import current_app
+from flask import jsonify
 from flask import redirect
 from flask import render_template
 from flask import request
@@ -71,7 +72,7 @@ def start(*, ctx: AuthContext) -> Response:
 
 @bp.route("/chip", methods=["GET", "POST"])
 @journey.signed_in
-def chip(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
+def chip(*, ctx: AuthContext) -> Response | str | tuple[str, int] | tuple[Response, int]:
     db = get_session()
     next_url = journey.next_url()
     found = face_check.offered(db, ctx.user)
@@ -83,15 +84,21 @@ def chip(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
 
     if request.method == "GET":
         return page()
-    document = _upload("chip")
+    # The Digital ID app may post the read itself (JSON, with the CSRF token in X-CSRFToken) instead of a file.
+    app_client = request.mimetype == "application/json"
+    document = request.get_data() or None if app_client else _upload("chip")
     if document is None:
         return page(messages.face_error("no_chip_file"), 400)
     try:
         result = face_check.record_chip(db, ctx.user, document, config=current_app.config, issuers=chip_issuers())
     except service.ProofingError:
         return _closed(next_url)
+    reason = result.reasons[0] if result.reasons else None
+    if app_client:
+        answer = {"outcome": result.outcome, "reason": reason, "next": url_for("face.selfie", next=next_url)}
+        return jsonify(answer), 200 if result.valid else 400
     if not result.valid:
-        return page(messages.face_error(result.reasons[0] if result.reasons else "chip_malformed"), 400)
+        return page(messages.face_error(reason or "chip_malformed"), 400)
     return redirect(url_for("face.selfie", next=next_url))
 
 

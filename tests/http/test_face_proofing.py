@@ -230,3 +230,19 @@ def test_the_waiting_eservice_is_named_on_the_face_pages(app, proofed):
     page = proofed.get("/proofing/face/selfie?next=" + quote(nxt), headers=EN)
     assert "You are on your way to Land Office" in page.text
     assert f'name="next" value="{nxt}"'.replace("&", "&amp;") in page.text
+
+
+def test_the_app_may_post_the_chip_read_as_json(app, proofed):
+    page = proofed.get("/proofing/face/chip")
+    token = csrf_of(page.text)
+    response = proofed.post("/proofing/face/chip", data=chip_document(), content_type="application/json",
+                            headers={"X-CSRFToken": token})
+    assert response.status_code == 200 and response.json["outcome"] == "valid"
+    assert response.json["next"].startswith("/proofing/face/selfie")
+    assert the_case(app).checks["chip"] == "valid"
+    refused = proofed.post("/proofing/face/chip", data=chip_document(cid="1999900001028"),
+                           content_type="application/json", headers={"X-CSRFToken": token})
+    assert refused.status_code == 400 and refused.json == {"outcome": "invalid", "reason": "chip_data_mismatch",
+                                                           "next": response.json["next"]}
+    no_token = proofed.post("/proofing/face/chip", data=chip_document(), content_type="application/json")
+    assert no_token.status_code == 400 and the_case(app).checks["chip"] == "invalid"
