@@ -62,9 +62,16 @@ def offered(db: Session, user: User) -> tuple[ProofingCase, VerifiedIdentity] | 
     case = db.get(ProofingCase, identity.case_id)
     if case is None or case.channel != "remote" or case.status != "approved":
         return None
-    if EvidenceCheck.REGISTRY_DATA not in checks_on(identity.evidence[0]):
+    if EvidenceCheck.REGISTRY_DATA not in _recorded(case, identity.evidence[0]):
         return None
     return case, identity
+
+
+def _recorded(case: ProofingCase, entry: Mapping[str, Any]) -> list[str]:
+    """The entry's checks; for an entry approved before checks were recorded, what its case shows."""
+    if "checks" in entry:
+        return checks_on(entry)
+    return [EvidenceCheck.REGISTRY_DATA] if case.checks.get(Check.REGISTRY) == "match" else []
 
 
 @dataclass(frozen=True)
@@ -170,7 +177,8 @@ def check_face(db: Session, user: User, selfie: bytes, *, config: Config, verifi
 def _raise_checks(case: ProofingCase, identity: VerifiedIdentity) -> None:
     """The evidence entry gets face and liveness (and chip, when the card's read was genuine)."""
     entry = dict(identity.evidence[0])
-    checks = [c for c in checks_on(entry) if c not in (EvidenceCheck.CHIP, EvidenceCheck.FACE, EvidenceCheck.LIVENESS)]
+    checks = [c for c in _recorded(case, entry)
+              if c not in (EvidenceCheck.CHIP, EvidenceCheck.FACE, EvidenceCheck.LIVENESS)]
     details = [d for d in entry.get("check_details", []) if d not in (CHIP_CHECK_METHOD, FACE_CHECK_METHOD)]
     if case.checks.get(Check.CHIP) == chip.VALID:
         checks.append(EvidenceCheck.CHIP)

@@ -246,3 +246,13 @@ def test_the_app_may_post_the_chip_read_as_json(app, proofed):
                                                            "next": response.json["next"]}
     no_token = proofed.post("/proofing/face/chip", data=chip_document(), content_type="application/json")
     assert no_token.status_code == 400 and the_case(app).checks["chip"] == "invalid"
+
+
+def test_an_identity_approved_before_checks_were_recorded_is_offered_the_step(app, proofed):
+    with app.app_context():
+        db = get_session()
+        row = db.scalars(select(VerifiedIdentity)).one()
+        row.evidence = [{k: v for k, v in row.evidence[0].items() if k != "checks"}]
+        db.commit()
+    upload(proofed, "/proofing/face/selfie", "selfie", SOMCHAI_LIVE, "me.jpg")
+    assert identity(app).evidence[0]["checks"] == ["registry_data", "face", "liveness"]
