@@ -9,6 +9,7 @@ import io
 from urllib.parse import quote
 
 import pytest
+from flask import request
 from sqlalchemy import select
 from sqlalchemy import text
 
@@ -256,3 +257,24 @@ def test_an_identity_approved_before_checks_were_recorded_is_offered_the_step(ap
         db.commit()
     upload(proofed, "/proofing/face/selfie", "selfie", SOMCHAI_LIVE, "me.jpg")
     assert identity(app).evidence[0]["checks"] == ["registry_data", "face", "liveness"]
+
+
+def test_an_upload_is_held_in_memory_however_large(app):
+    image = b"\xff\xd8\xff\xe0" + b"x" * 700_000  # werkzeug would spill anything over 500 KB to a file
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"selfie\"; filename=\"me.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + image + b"\r\n--b--\r\n")
+    with app.test_request_context("/proofing/face/selfie", method="POST", data=body,
+                                  content_type="multipart/form-data; boundary=b"):
+        request.max_content_length = app.config["UPLOAD_MAX_CONTENT_LENGTH"]  # as idp.request_guard sets it
+        storage = request.files["selfie"]
+        assert isinstance(storage.stream, io.BytesIO) and storage.read() == image
+
+
+def test_a_selfie_over_half_a_megabyte_is_compared_not_refused(app, proofed):
+    token = csrf_of(proofed.get("/proofing/face/selfie").text).encode()
+    image = b"\xff\xd8\xff\xe0" + b"x" * 700_000
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n" + token + b"\r\n"
+            b"--b\r\nContent-Disposition: form-data; name=\"selfie\"; filename=\"me.jpg\"\r\n"
+            b"Content-Type: image/jpeg\r\n\r\n" + image + b"\r\n--b--\r\n")
+    response = proofed.post("/proofing/face/selfie", data=body, content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 400 and the_case(app).checks["face"] == "no_match"
