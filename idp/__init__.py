@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from idp.oidc import wiring as oidc
     from idp.oidc.catalogue import bp as catalogue_bp
     from idp.oidc.registration_views import bp as registration_bp
+    from idp.proofing.face_views import bp as face_bp
     from idp.proofing.officer import bp as officer_bp
     from idp.proofing.privacy_views import bp as privacy_bp
     from idp.proofing.views import bp as proofing_bp
@@ -69,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(account_security_bp)
     app.register_blueprint(officer_bp)
     app.register_blueprint(proofing_bp)
+    app.register_blueprint(face_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(disclosure_bp)
     app.register_blueprint(catalogue_bp)

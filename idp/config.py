@@ -72,6 +72,19 @@ DEFAULTS: dict[str, Any] = {
     "PROOFING_RETENTION_DAYS": 30,  # evidence and registry answers, after the decision
     "DISCLOSURE_RETENTION_DAYS": 365,  # the disclosure log on My data (idp db prune deletes older rows)
     "PROOFING_TRUST_FRAMEWORK": "nist_800_63A",
+    # Face verification (docs/face-api.md): the fixture file by default, like the registry.
+    "PROOFING_FACE_VERIFIER": "idp.proofing.face:FileFaceVerifier",
+    "PROOFING_FACE_FILE": None,  # the packaged fictitious fixture when unset
+    "PROOFING_FACE_URL": None,
+    "PROOFING_FACE_TIMEOUT": 10,
+    "PROOFING_FACE_RETRIES": 2,
+    "PROOFING_FACE_BACKOFF": 0.5,
+    "PROOFING_FACE_CLIENT_CERT": None,
+    "PROOFING_FACE_CLIENT_KEY": None,
+    "PROOFING_FACE_CA": None,
+    "PROOFING_FACE_MAX_ATTEMPTS": 3,  # failed face checks per case before only a counter can help
+    "PROOFING_CHIP_ISSUERS_JWKS": None,  # JWKS file of the card issuer's keys; unset: no chip reads
+    "UPLOAD_MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a selfie or a chip read (idp.request_guard)
     "OPEN_DATA_MIN_COUNT": 10,  # /open-data/: counts from 1 to this minus one are suppressed
     # A rotated client secret keeps working this long, so the e-Service can deploy the new one.
     "CLIENT_SECRET_GRACE_SECONDS": 7 * 24 * 3600,

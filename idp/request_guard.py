@@ -11,9 +11,12 @@ catches what arrives inside tokens. See docs/security.md, section "input".
 
 from __future__ import annotations
 
+import io
+from typing import IO
 from typing import Any
 
 from flask import Flask
+from flask import Request
 from flask import current_app
 from flask import request
 from flask.json.provider import DefaultJSONProvider
@@ -25,6 +28,24 @@ from idp.errors import NulCharacter
 
 NUL = "\x00"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# Views that take a file upload (a selfie, a card's chip data): ``UPLOAD_MAX_CONTENT_LENGTH`` applies
+# to their POSTs instead of ``MAX_CONTENT_LENGTH``. Blueprints add their endpoints (``allow_upload``).
+UPLOAD_ENDPOINTS: set[str] = set()
+
+
+def allow_upload(endpoint: str) -> None:
+    """Let ``endpoint`` receive bodies up to ``UPLOAD_MAX_CONTENT_LENGTH``."""
+    UPLOAD_ENDPOINTS.add(endpoint)
+
+
+class InMemoryRequest(Request):
+    """Flask's request, but an uploaded file stays in memory: werkzeug would spill one over 500 KB to a
+    temporary file, and a selfie or a card's photo must never reach a disk (docs/face-api.md). Bodies
+    are capped (``MAX_CONTENT_LENGTH``, ``UPLOAD_MAX_CONTENT_LENGTH``), so memory is bounded."""
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None, content_length: int | None = None) -> IO[bytes]:
+        return io.BytesIO()
 
 
 class RowId(IntegerConverter):
@@ -65,6 +86,9 @@ def refuse_bad_input() -> None:
     :raises NulCharacter: a NUL anywhere a view could read it
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.method == "POST" and request.url_rule is not None and request.url_rule.endpoint in UPLOAD_ENDPOINTS:
+        limit = int(current_app.config.get("UPLOAD_MAX_CONTENT_LENGTH") or limit)
+        request.max_content_length = limit
     if limit is not None and (request.content_length or 0) > limit:
         raise RequestEntityTooLarge()
     if NUL in request.path or _multidict_has_nul(request.args):
@@ -83,5 +107,6 @@ def _multidict_has_nul(data: Any) -> bool:
 def init_app(app: Flask) -> None:
     """Register before anything that reads the request (CSRF protection, blueprints' routes)."""
     app.url_map.converters["int"] = RowId
+    app.request_class = InMemoryRequest
     app.json = RequestJSON(app)
     app.before_request(refuse_bad_input)

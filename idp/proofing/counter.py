@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
+from joserfc.jwk import KeySet
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from idp.accounts.models import User
 from idp.accounts.service import find_by_email
 from idp.crypto import check_secret
 from idp.crypto import hash_secret
+from idp.proofing import chip
 from idp.proofing import queue
 from idp.proofing import service
 from idp.proofing.models import ProofingCase
@@ -104,11 +106,21 @@ def check_form(db: Session, *, officer_id: int, form: Mapping[str, str], checks:
     return errors, applicant, evidence
 
 
+def check_chip(document: bytes, evidence: Evidence, *, issuers: KeySet | None) -> chip.ChipResult:
+    """The officer's reader's chip read, verified and compared with the card details typed on the form."""
+    expected = chip.Expected(national_id=evidence.number, given_name=evidence.given_name,
+                             family_name=evidence.family_name, given_name_th=evidence.given_name_th,
+                             family_name_th=evidence.family_name_th, birthdate=evidence.birthdate)
+    return chip.read(document, issuers=issuers, expected=expected)
+
+
 def issue_code(db: Session, *, officer_id: int, applicant: User, evidence: Evidence,
-               config: Config) -> tuple[ProofingCase, str]:
+               config: Config, chip_read: chip.ChipResult | None = None) -> tuple[ProofingCase, str]:
     """Open an IAL3 case held by the officer, waiting for the applicant's binding; the case and its code.
 
     A new code replaces any earlier one for the same applicant (the earlier case is withdrawn).
+    ``chip_read``, a valid read from the counter's reader, is recorded as the case's ``chip`` check
+    (its data and photo are not kept).
     """
     for old in db.scalars(select(ProofingCase).where(ProofingCase.user_id == applicant.id,
                                                      ProofingCase.channel == "counter",
@@ -126,6 +138,11 @@ def issue_code(db: Session, *, officer_id: int, applicant: User, evidence: Evide
     db.flush()
     case.evidence_encrypted = service.seal(config, asdict(evidence), context=f"case:{case.id}:evidence")
     case.binding_code_hash = hash_secret(_secret(case.id, code))
+    if chip_read is not None and chip_read.valid and chip_read.data is not None:
+        case.checks = {**case.checks, "chip": chip.VALID, "chip_issuer": chip_read.data.issuer,
+                       "chip_checked_at": chip_read.checked_at.isoformat(timespec="seconds")}
+        audit.record(db, audit.Event.PROOFING_CHIP_READ, user_id=applicant.id, commit=False, case=case.id,
+                     outcome=chip.VALID, reasons=[], by=officer_id)
     audit.record(db, audit.Event.PROOFING_STARTED, user_id=applicant.id, commit=False, case=case.id, level=3,
                  channel="counter", by=officer_id)
     db.commit()

@@ -14,6 +14,24 @@ from flask_babel import ngettext
 from idp import wording
 
 
+def face_error(code: str) -> str:
+    """What the chip and selfie pages say when a step did not work (never which detail differed)."""
+    return {
+        "no_chip_file": _("Choose the file with your card's chip data."),
+        "chip_malformed": _("The file is not a chip read from the Digital ID app. Read the chip again."),
+        "chip_signature_invalid": _("We could not confirm that your card's chip is genuine. Read the chip again."),
+        "chip_issuer_unknown": _("We could not confirm that your card's chip is genuine. Read the chip again."),
+        "chip_card_expired": _("Your card has expired. Use a card that is still valid, or go to a service counter."),
+        "chip_data_mismatch": _("The card's chip does not match the identity you verified. Use your own card."),
+        "chip_not_configured": _("Chip reads are not available now. Continue without the chip."),
+        "no_selfie_file": _("Choose a photo of your face."),
+        "bad_image": _("The photo must be a JPEG or PNG file of at most 4 MB."),
+        "face_not_confirmed": _("We could not confirm that the photo is of you. Take a new photo in good light, "
+                                "looking at the camera, with nothing covering your face."),
+        "face_service_unavailable": _("The face check is not available now. Try again later."),
+    }.get(code, _("That did not work. Try again."))
+
+
 def error(code: str) -> str:
     return {
         "bad_national_id": _("Check the 13-digit ID number: its last digit does not match the others."),
@@ -110,6 +128,18 @@ def officer_reason(code: str) -> str:
         "binding_failed": _("The applicant entered the binding code wrongly too many times"),
         "attempts_exhausted": _("The attempts allowed in 24 hours were spent, on this account or on this ID "
                                 "number: the applicant was not told what the registry answered"),
+        "face_mismatch": _("The selfie does not match the card holder's photo"),
+        "liveness_failed": _("The selfie did not pass the liveness check"),
+        "no_reference": _("The face service holds no reference photo for this card"),
+        "bad_image": _("The selfie was not a usable image"),
+        "face_service_unavailable": _("The face service could not be reached"),
+        "face_service_error": _("The face service's answer could not be read"),
+        "chip_malformed": _("The chip read was malformed"),
+        "chip_signature_invalid": _("The chip's signature is not valid"),
+        "chip_issuer_unknown": _("The chip was signed by an issuer that is not trusted"),
+        "chip_card_expired": _("The card read from the chip has expired"),
+        "chip_data_mismatch": _("The chip's data differs from the verified identity"),
+        "chip_not_configured": _("Chip reads are not set up"),
     }.get(code, _("Other (%(code)s)", code=code))
 
 
@@ -217,6 +247,18 @@ def counter_field_error(code: str) -> str:
         "number_taken": _("This ID number is already verified for another account."),
         "other_number": _("This account is verified with a different ID number."),
     }[code]
+
+
+def counter_chip_error(code: str) -> str:
+    """Why the counter reader's chip read was not accepted (the officer sees the reason)."""
+    return {
+        "chip_malformed": _("The reader's file is not a chip read. Read the chip again."),
+        "chip_signature_invalid": _("The chip's signature is not valid: the card may not be genuine."),
+        "chip_issuer_unknown": _("The chip is signed by an issuer this service does not trust."),
+        "chip_card_expired": _("The card has expired."),
+        "chip_data_mismatch": _("The chip's data differs from the card details typed above."),
+        "chip_not_configured": _("Chip reads are not set up on this service: leave the chip file out."),
+    }.get(code, _("The chip read was not accepted."))
 
 
 def counter_bind_error(code: str) -> str:

@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from idp import audit
 from idp import clock
 from idp.accounts import session as auth_session
 from idp.accounts.models import User
@@ -34,9 +35,12 @@ from idp.mail import send_mail
 from idp.proofing import counter as counter_service
 from idp.proofing import messages
 from idp.proofing import queue as queue_service
+from idp.proofing.chip import trusted_issuers
 from idp.proofing.models import ProofingCase
+from idp.request_guard import allow_upload
 
 bp = Blueprint("officer", __name__, url_prefix="/officer")
+allow_upload("officer.counter")  # the counter reader's chip read may carry the card's photo
 
 ROLE = "proofing_officer"
 officer_only = require_role(ROLE)
@@ -157,11 +161,21 @@ def counter(*, ctx: AuthContext) -> str | tuple[str, int]:
         return render_template("officer/counter.html", ctx=ctx, form=form, checks=checks, errors={})
     codes, applicant, evidence = counter_service.check_form(db, officer_id=ctx.user.id, form=form, checks=checks,
                                                             config=current_app.config)
-    if codes or applicant is None or evidence is None:
-        errors = {name: messages.counter_field_error(code) for name, code in codes.items()}
+    errors = {name: messages.counter_field_error(code) for name, code in codes.items()}
+    chip_read = None
+    storage = request.files.get("chip")
+    document = storage.read() if storage is not None and storage.filename else b""
+    if document and evidence is not None and not errors:  # the counter's reader read the card's chip
+        issuers = trusted_issuers(current_app.extensions, current_app.config)
+        chip_read = counter_service.check_chip(document, evidence, issuers=issuers)
+        if not chip_read.valid:
+            audit.record(db, audit.Event.PROOFING_CHIP_READ, user_id=applicant.id if applicant else None,
+                         outcome=chip_read.outcome, reasons=list(chip_read.reasons), by=ctx.user.id)
+            errors["chip"] = messages.counter_chip_error(chip_read.reasons[0])
+    if errors or applicant is None or evidence is None:
         return render_template("officer/counter.html", ctx=ctx, form=form, checks=checks, errors=errors), 400
     case, code = counter_service.issue_code(db, officer_id=ctx.user.id, applicant=applicant, evidence=evidence,
-                                            config=current_app.config)
+                                            config=current_app.config, chip_read=chip_read)
     return render_template("officer/counter_code.html", ctx=ctx, code=code, case=case,
                            expires=case.binding_expires_at,
                            minutes=int(counter_service.LIFETIME.total_seconds() // 60))

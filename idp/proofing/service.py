@@ -36,6 +36,7 @@ from idp.proofing.models import VerifiedIdentity
 from idp.proofing.verifiers import Evidence
 from idp.proofing.verifiers import RegistryResult
 from idp.proofing.verifiers import Verifier
+from idp.proofing.vocabulary import EvidenceCheck
 
 Config = Mapping[str, Any]
 OPEN = ("pending_registry", "binding", "review")
@@ -378,17 +379,25 @@ def approve(db: Session, case: ProofingCase, *, method: str, by: int | None, con
 
 def _evidence_entry(case: ProofingCase, *, method: str, time: dt.datetime) -> dict[str, Any]:
     """One OIDC4IDA 1.0 evidence item: the document, who issued it, how it was checked, when."""
+    done: list[str] = []  # what was checked (EvidenceCheck), for the level policy
     if case.channel == "counter":
         checks = [{"check_method": "vpip"}, {"check_method": "pvp"}]  # inspected, and the person seen, in person
+        if case.checks.get("chip") == "valid":  # the officer's reader verified the card's chip
+            checks.append({"check_method": "vcrypt"})
+            done.append(EvidenceCheck.CHIP)
+        done.append(EvidenceCheck.IN_PERSON)
     else:
         checks = [{"check_method": "vri", "organization": case.checks.get("registry_issuer") or "TH-DOPA"}]
         if method != "auto":
             checks.append({"check_method": "pvr"})  # an officer compared the applicant remotely
+        if case.checks.get("registry") == "match":
+            done.append(EvidenceCheck.REGISTRY_DATA)
     return {
         "type": "document",
         "document_details": _document(case.evidence_kind),
         "check_details": checks,
         "time": time.isoformat(timespec="seconds"),
+        "checks": [str(c) for c in done],
     }
 
 
@@ -439,7 +448,8 @@ def verified_claims(db: Session, user_id: int, *, config: Config) -> dict[str, A
             "trust_framework": identity.trust_framework,
             "assurance_level": f"IAL{identity.ial}",
             "time": identity.verified_at.isoformat(timespec="seconds"),
-            "evidence": [{k: v for k, v in e.items() if v} for e in identity.evidence],
+            # "checks" is the IdP's own record for the level policy, not an OIDC4IDA element.
+            "evidence": [{k: v for k, v in e.items() if v and k != "checks"} for e in identity.evidence],
         },
         "claims": claims,
     }

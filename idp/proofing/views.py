@@ -26,6 +26,7 @@ from idp.db import get_session
 from idp.mail import send_mail
 from idp.proofing import dates
 from idp.proofing import evidence_form
+from idp.proofing import face_check
 from idp.proofing import messages
 from idp.proofing import privacy
 from idp.proofing import service
@@ -67,8 +68,9 @@ def status(*, ctx: AuthContext) -> Response | str:
         return journey.resume(next_url)
     case = service.open_case(db, ctx.user.id) or service.latest_case(db, ctx.user.id)
     reasons = privacy.disclosed_reasons(list(case.reasons)) if case is not None else []
+    face_step = face_check.step(db, ctx.user, config=current_app.config)
     return render_template("proofing/status.html", ctx=ctx, case=case, reasons=reasons, wanted=wanted,
-                           next=next_url, back=_back(next_url), explain=messages.reason)
+                           next=next_url, back=_back(next_url), explain=messages.reason, face_step=face_step)
 
 
 @bp.route("/start", methods=["GET", "POST"])

@@ -44,6 +44,33 @@ class Check(StrEnum):
     ATTEMPTS = "attempts"
     ATTEMPTS_ON_NUMBER = "attempts_on_number"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    CHIP = "chip"  # valid | invalid (idp.proofing.chip)
+    CHIP_ISSUER = "chip_issuer"
+    CHIP_REASONS = "chip_reasons"
+    CHIP_CHECKED_AT = "chip_checked_at"
+    FACE = "face"  # match | no_match | unavailable (idp.proofing.face)
+    LIVENESS = "liveness"  # pass | fail | unknown
+    FACE_SCORE = "face_score"  # high | medium | low: a bucket, never the score
+    FACE_ISSUER = "face_issuer"
+    FACE_REASONS = "face_reasons"
+    FACE_CHECKED_AT = "face_checked_at"
+    FACE_ATTEMPTS = "face_attempts"
+
+
+@unique
+class EvidenceCheck(StrEnum):
+    """What was checked of a verified identity: ``VerifiedIdentity.evidence[i]["checks"]``.
+
+    The level policy maps these to ETDA identity levels (registry data: 1.3; with face and
+    liveness: 2.2; with the chip as well: 2.3; in person: 3); see docs/assurance.md.
+    """
+
+    EMAIL = "email"
+    REGISTRY_DATA = "registry_data"  # the card's details matched the national registry online
+    CHIP = "chip"  # the card's chip was read and its issuer's signature verified
+    FACE = "face"  # a selfie matched the card holder's reference photo
+    LIVENESS = "liveness"  # the selfie was of a live person
+    IN_PERSON = "in_person"  # an officer inspected the card and compared the person
 
 
 STATUS_LABELS: dict[CaseStatus, LazyString] = {
@@ -68,7 +95,34 @@ CHECK_LABELS: dict[Check, LazyString] = {
     Check.ATTEMPTS: _l("Attempts by this account in 24 hours"),
     Check.ATTEMPTS_ON_NUMBER: _l("Attempts on this ID number in 24 hours"),
     Check.ATTEMPTS_EXHAUSTED: _l("Attempts used up: sent to an officer"),
+    Check.CHIP: _l("Card chip read"),
+    Check.CHIP_ISSUER: _l("Chip signed by"),
+    Check.CHIP_REASONS: _l("Chip read problems"),
+    Check.CHIP_CHECKED_AT: _l("Chip read at (UTC)"),
+    Check.FACE: _l("Face comparison"),
+    Check.LIVENESS: _l("Liveness check"),
+    Check.FACE_SCORE: _l("Face similarity"),
+    Check.FACE_ISSUER: _l("Face service that answered"),
+    Check.FACE_REASONS: _l("Face check problems"),
+    Check.FACE_CHECKED_AT: _l("Face checked at (UTC)"),
+    Check.FACE_ATTEMPTS: _l("Failed face checks"),
 }
+
+# Values of the chip and face checks (their codes overlap the registry's, so they have their own words).
+FACE_VALUE_LABELS: dict[str, LazyString] = {
+    "valid": _l("Genuine, and agrees with the registry"),
+    "invalid": _l("Not accepted"),
+    "match": _l("Same person as the card's photo"),
+    "no_match": _l("Not the same person"),
+    "unavailable": _l("The face service could not be reached"),
+    "pass": _l("Passed"),
+    "fail": _l("Failed"),
+    "unknown": _l("Not decided"),
+    "high": _l("High"),
+    "medium": _l("Medium"),
+    "low": _l("Low"),
+}
+_FACE_CHECKS = (Check.CHIP, Check.FACE, Check.LIVENESS, Check.FACE_SCORE)
 
 # Values of the checks above that are codes (registry outcomes, binding methods).
 VALUE_LABELS: dict[str, LazyString] = {
@@ -100,9 +154,15 @@ def check_value(value: object, name: str | None = None) -> str:
 
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if value is None:
+        return "—"
+    if isinstance(value, list):  # reason codes (chip_reasons, face_reasons)
+        return ", ".join(reason(str(code)) for code in value) or "—"
     if name == Check.BINDING_AAL and isinstance(value, int):
         return aal_words(value, staff=True)
     text = str(value)
+    if name in _FACE_CHECKS and text in FACE_VALUE_LABELS:
+        return str(FACE_VALUE_LABELS[text])
     return str(VALUE_LABELS[text]) if text in VALUE_LABELS else text
 
 

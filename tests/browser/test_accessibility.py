@@ -30,6 +30,7 @@ from idp.disclosure import receipts
 from idp.proofing import service as proofing
 from idp.proofing import thai_id
 from idp.proofing.verifiers import Evidence
+from idp.proofing.verifiers import FileRegistry
 from idp.proofing.verifiers import RegistryResult
 from idp.rar import service as rar_service
 from idp.rar.definitions import parse_definition
@@ -46,6 +47,7 @@ from tests.factories import make_client
 from tests.factories import make_user
 from tests.flows import authorize_url
 from tests.flows import pkce_pair
+from tests.support.chips import ISSUERS_JWKS
 
 pytestmark = pytest.mark.browser
 
@@ -83,6 +85,8 @@ PAGES = (
     Check("consent-transaction", "{consent_details}"),
     Check("proofing", "/proofing"),
     Check("proofing-form", "/proofing/start"),
+    Check("face-chip", "/proofing/face/chip"),
+    Check("face-selfie", "/proofing/face/selfie"),
     Check("my-data", "/my-data"),
     Check("connected", "/connected-services"),
     Check("disclosures", "/my-data/disclosures"),
@@ -116,7 +120,8 @@ class _Registry:
 
 
 def _seed(live: LiveIdp) -> dict[str, str]:
-    """A staff member with every role, an e-Service, and an applicant whose case waits for review."""
+    """A staff member with every role (proofed remotely), an e-Service, and an applicant whose case waits
+    for review."""
     make_user(live.app, name="Somchai Jaidee")
     make_user(live.app, APPLICANT, name="Somsri Rakdee")
     rp = make_client(live.app, name="Land Office", name_th="สำนักงานที่ดิน",
@@ -136,6 +141,15 @@ def _seed(live: LiveIdp) -> dict[str, str]:
         assert case.status == "review"
         example = json.loads(EXAMPLE_TYPE.read_text(encoding="utf-8"))
         rar_service.save_type(db, parse_definition(example), by=None)
+        # The staff member is Somchai of the demo registry, proofed remotely: the face step is offered.
+        codes: list[str] = []
+        own = proofing.start_remote(
+            db, staff, Evidence(kind="thai_id_card", number="1999900001010", laser_code="JT0-1000001-01",
+                                given_name="Somchai", family_name="Jaidee", given_name_th="สมชาย",
+                                family_name_th="ใจดี", birthdate="1985-03-14"),
+            config=live.app.config, verifier=FileRegistry({}), send_code=lambda to, code: codes.append(code))
+        proofing.confirm_binding(db, own, codes[0], config=live.app.config)
+        live.app.config["PROOFING_CHIP_ISSUERS_JWKS"] = str(ISSUERS_JWKS)
         _, challenge = pkce_pair()
         payment = [{"type": "th_gov_service_request", "service": "passport_renewal", "reference": "ABC-123",
                     "amount": "1250.00", "currency": "THB"}]
