@@ -6,6 +6,7 @@ loopback, so the fetcher's development allowance lets it be reached over http).
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from tests.flows import basic
 from tests.flows import csrf_of
 from tests.flows import full_flow
 from tests.flows import sign_in
+from tests.staff import admin_client
 from tests.staff import browser
 from tests.staff import post
 from tests.staff import staff_client
@@ -438,3 +440,53 @@ def test_the_cli_registers_and_changes_the_backchannel_logout_uri(app):
     with app.app_context():
         row = get_session().scalar(select(Client).where(Client.client_id == client_id))
         assert "backchannel_logout_uri" not in row.client_metadata
+
+
+def test_clients_check_warns_of_a_backchannel_logout_uri_the_fetcher_would_refuse(app, receiver):
+    refused = make_client(app, backchannel_logout_uri="https://10.0.0.1/bc")
+    fine = rp_at(app, receiver)
+    result = run(app, "clients", "check", refused.client.client_id, "--json")
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    data = json.loads(line)
+    assert result.exit_code == 0 and data["errors"] == 0  # sign-ins still work
+    assert [(f["problem"], f["severity"], f["member"]) for f in data["findings"]] == [
+        ("backchannel_logout_uri_unusable", "warning", "backchannel_logout_uri")]
+    assert "nothing wrong found" in run(app, "clients", "check", fine.client.client_id).stdout
+    assert receiver.received == []  # checked, not posted to
+
+
+# -- the console ---------------------------------------------------------------------------------------
+
+
+CONSOLE_FORM = {"client_name": "Business licence", "redirect_uris": "https://rp.example/cb",
+                "scope": ["profile"], "subject_type": "pairwise", "token_endpoint_auth_method": "client_secret_basic",
+                "id_token_signed_response_alg": "RS256"}
+
+
+def test_the_console_registers_a_backchannel_logout_uri_and_refuses_one_without_https(app, clock):
+    admin = admin_client(app, clock)
+    refused = post(admin, "/console/clients/new", **CONSOLE_FORM, backchannel_logout_uri="http://rp.example/bc")
+    assert refused.status_code == 400 and 'role="alert"' in refused.text
+    assert 'value="http://rp.example/bc"' in refused.text  # the form is shown again as typed
+    made = post(admin, "/console/clients/new", **CONSOLE_FORM, backchannel_logout_uri="https://rp.example/bc",
+                backchannel_logout_session_required="1")
+    assert made.status_code == 200, made.text
+    with app.app_context():
+        row = get_session().scalar(select(Client))
+        assert row.client_metadata["backchannel_logout_uri"] == "https://rp.example/bc"
+        assert row.client_metadata["backchannel_logout_session_required"] is True
+    page = admin.get(f"/console/clients/{row.client_id}", headers=EN).text
+    assert "https://rp.example/bc" in page
+    form = admin.get(f"/console/clients/{row.client_id}/edit", headers=EN).text
+    assert 'value="https://rp.example/bc"' in form
+    assert re.search(r'id="backchannel_logout_session_required"[^>]*checked', form)
+
+
+def test_demo_seed_registers_the_demo_eservices_backchannel_logout_uri(app):
+    from idp.cli import demo
+
+    demo.register(cli)
+    assert run(app, "demo", "seed", "--eservice-url", "http://localhost:5001").exit_code == 0
+    with app.app_context():
+        row = get_session().scalar(select(Client).where(Client.name == demo.DEMO_CLIENT_NAME))
+        assert row.client_metadata["backchannel_logout_uri"] == "http://localhost:5001/backchannel-logout"
