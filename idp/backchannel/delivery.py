@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -218,3 +219,12 @@ def deliver_due(db: Session, *, settings: Settings, keyring: Keyring, fetcher: o
     return RunSummary(delivered=sum(o.delivered for o in outcomes),
                       failed=sum(not o.delivered for o in outcomes),
                       given_up=sum(o.final for o in outcomes))
+
+
+def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(days=30)) -> int:
+    """Delete the records of deliveries finished (delivered or given up) more than ``keep`` ago; committed."""
+    result = db.execute(delete(LogoutDelivery).where(
+        LogoutDelivery.status.in_([DeliveryStatus.DELIVERED.value, DeliveryStatus.FAILED.value]),
+        LogoutDelivery.created_at < now - keep).execution_options(synchronize_session=False))
+    db.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

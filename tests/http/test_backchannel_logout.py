@@ -490,3 +490,16 @@ def test_demo_seed_registers_the_demo_eservices_backchannel_logout_uri(app):
     with app.app_context():
         row = get_session().scalar(select(Client).where(Client.name == demo.DEMO_CLIENT_NAME))
         assert row.client_metadata["backchannel_logout_uri"] == "http://localhost:5001/backchannel-logout"
+
+
+def test_db_prune_forgets_finished_deliveries_after_30_days(app, client, user, receiver, clock):
+    from idp.cli import db as cli_db
+
+    cli_db.register(cli)
+    rp = rp_at(app, receiver)
+    logout_at_rp(client, full_flow(client, rp.client.client_id, rp.client_secret))
+    drain(app)
+    assert json.loads(run(app, "db", "prune", "--json").stdout)["logout_deliveries"] == 0
+    clock.advance(31 * 24 * 3600)
+    assert json.loads(run(app, "db", "prune", "--json").stdout)["logout_deliveries"] == 1
+    assert deliveries(app) == []
