@@ -503,3 +503,17 @@ def test_db_prune_forgets_finished_deliveries_after_30_days(app, client, user, r
     clock.advance(31 * 24 * 3600)
     assert json.loads(run(app, "db", "prune", "--json").stdout)["logout_deliveries"] == 1
     assert deliveries(app) == []
+
+
+@pytest.mark.parametrize("status", [302, 400, 204])
+def test_only_200_or_204_counts_as_delivered_and_a_redirect_is_not_followed(app, client, user, receiver, status):
+    rp = rp_at(app, receiver)
+    receiver.statuses["/bc"] = [status]
+    logout_at_rp(client, full_flow(client, rp.client.client_id, rp.client_secret))
+    drain(app)
+    [row] = deliveries(app)
+    assert len(receiver.received) == 1  # one POST, wherever a Location header would point
+    if status == 204:
+        assert row.status == "delivered"
+    else:
+        assert (row.status, row.last_error) == ("pending", f"http_{status}")
