@@ -1,7 +1,7 @@
 """back-channel logout: the delivery record of logout tokens (issue 13)
 
 Revision ID: 0014_backchannel_logout
-Revises: 0010_signing_keys
+Revises: 0012_dpop
 Create Date: 2026-12-03 13:10:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import idp.db
 
 revision = '0014_backchannel_logout'
-down_revision = '0010_signing_keys'
+down_revision = '0012_dpop'
 branch_labels = None
 depends_on = None
 
