@@ -41,6 +41,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     request_guard.init_app(app)  # before CSRF protection and the blueprints: it checks the input they read
     csrf.init_app(app)
     outbound.init_app(app)
+    from idp import backchannel
+
+    backchannel.init_app(app)
 
     from idp import console
     from idp import journey

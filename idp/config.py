@@ -100,6 +100,14 @@ DEFAULTS: dict[str, Any] = {
     "OUTBOUND_CACHE_DEFAULT": 300,  # without max-age
     "OUTBOUND_FAILURE_TTL": 30,  # a failed fetch is not repeated before this
     "OUTBOUND_KEY_REFETCH_INTERVAL": 60,  # an unknown kid refetches a client's jwks_uri at most this often
+    # Back-channel logout (docs/backchannel-logout.md): logout tokens posted to e-Services when a session ends
+    "BACKCHANNEL_LOGOUT_TOKEN_LIFETIME": 120,  # seconds a logout token is valid (exp - iat)
+    "BACKCHANNEL_LOGOUT_DEADLINE": 3.0,  # seconds for one POST (at most OUTBOUND_DEADLINE)
+    "BACKCHANNEL_LOGOUT_MAX_ATTEMPTS": 8,  # then the delivery is given up (audited)
+    "BACKCHANNEL_LOGOUT_RETRY_BASE": 30,  # seconds before the first retry, doubled each time …
+    "BACKCHANNEL_LOGOUT_RETRY_MAX": 3600,  # … up to this
+    "BACKCHANNEL_LOGOUT_IMMEDIATE": True,  # first attempt in a background thread right after the sign-out
+    "BACKCHANNEL_LOGOUT_SWEEP_EVERY": 60,  # seconds between retry runs started by requests (0: only the CLI)
     # /metrics (docs/operations.md): shut (404) unless a bearer token or client networks are set
     "METRICS_TOKEN": None,  # at least 32 characters; Prometheus sends it as `Authorization: Bearer ...`
     "METRICS_ALLOW": [],  # networks allowed without a token, e.g. 127.0.0.1/32,::1/128

@@ -12,6 +12,7 @@ from idp.authn.models import RecoveryCode
 from idp.authn.models import Throttle
 from idp.authn.models import TotpCredential
 from idp.authn.models import WebAuthnCredential
+from idp.backchannel.models import LogoutDelivery
 from idp.db import Base
 from idp.disclosure.models import ConsentReceipt
 from idp.disclosure.models import Disclosure
@@ -39,6 +40,7 @@ __all__ = [
            "Consent",
            "ConsentReceipt",
            "Disclosure",
+           "LogoutDelivery",
            "PasswordReset",
            "ProofingAttempt",
            "ProofingCase",

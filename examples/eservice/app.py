@@ -3,9 +3,10 @@
 A relying party built only on Authlib's public Flask client, so an agency can read it as
 the shortest correct integration: code flow with PKCE S256 and nonce, the RFC 9207 ``iss``
 check, the claims it receives (``acr``, ``amr``, ``auth_time``, ``verified_claims``),
-RP-initiated logout, and step-up: a page that needs a recent second factor, an API that
-asks for one with the RFC 9470 challenge, and a licence application that needs a verified identity
-(IAL2) and shows the ``verified_claims`` it received. Run it with ``python -m examples.eservice.app``.
+RP-initiated logout, back-channel logout (:mod:`.backchannel`), and step-up: a page that needs a
+recent second factor, an API that asks for one with the RFC 9470 challenge, and a licence
+application that needs a verified identity (IAL2) and shows the ``verified_claims`` it received.
+Run it with ``python -m examples.eservice.app``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.wrappers import Response
 
 from . import api
+from . import backchannel
 from . import verified
 from .errors import HANDLED
 from .errors import EServiceError
@@ -104,6 +106,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.add_url_rule("/permit/renew", view_func=renew)
     app.add_url_rule("/licence/apply", view_func=apply_for_licence)
     app.add_url_rule("/api/licence", view_func=api.licence)
+    # OIDC Back-Channel Logout: the IdP tells us when the citizen's Digital ID session ends
+    app.extensions["eservice.ended_sessions"] = backchannel.EndedSessions()
+    app.add_url_rule("/backchannel-logout", view_func=backchannel.receive, methods=["POST"])
+    app.before_request(backchannel.end_if_logged_out)
     for failure in (EServiceError, *HANDLED):
         app.register_error_handler(failure, render_error)
     return app

@@ -715,3 +715,100 @@ def test_verified_claims_are_read_from_an_array_and_garbage_is_ignored() -> None
     garbage: list[Any] = [None, "text", [], {"claims": "x"}, {"claims": {"given_name": 5}}]
     for value in garbage:
         assert read_verified_claims(value) is None
+
+
+# -- back-channel logout ---------------------------------------------------------------------------------
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def logout_token(key: RSAKey = SIGNING_KEY, typ: str | None = "logout+jwt", drop: tuple[str, ...] = (),
+                 **overrides: Any) -> str:
+    """A logout token as the IdP sends it (OIDC Back-Channel Logout 1.0 §2.4)."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": CLIENT_ID, "iat": now, "exp": now + 120, "jti": secrets.token_urlsafe(12),
+              "events": {BACKCHANNEL_EVENT: {}}, "sid": "idp-session-1", "sub": SUB, **overrides}
+    header = {"alg": "RS256", "kid": key.kid, **({"typ": typ} if typ else {})}
+    return jwt.encode(header, {k: v for k, v in claims.items() if k not in drop}, key)
+
+
+def signed_in_with_sid(client: FlaskClient, fake_idp: FakeIdp, sid: str = "idp-session-1") -> None:
+    fake_idp.id_token_claims = {"sid": sid}
+    sign_in(client, fake_idp)
+    with client.session_transaction() as session:
+        assert session["claims"]["sid"] == sid
+
+
+def signed_in(client: FlaskClient) -> bool:
+    with client.session_transaction() as session:
+        return "claims" in session
+
+
+def test_a_valid_logout_token_ends_the_session_of_that_sid(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    signed_in_with_sid(client, fake_idp)
+    other = fake_idp.eservice.test_client()  # type: ignore[union-attr]
+    signed_in_with_sid(other, fake_idp, sid="idp-session-2")
+    answer = client.post("/backchannel-logout", data={"logout_token": logout_token()})
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    client.get("/")
+    assert not signed_in(client)
+    other.get("/")
+    assert signed_in(other)  # another IdP session: still signed in
+
+
+def test_a_logout_token_without_sid_ends_every_session_of_that_person(client: FlaskClient,
+                                                                      fake_idp: FakeIdp) -> None:
+    signed_in_with_sid(client, fake_idp)
+    assert client.post("/backchannel-logout", data={"logout_token": logout_token(drop=("sid",))}).status_code == 200
+    client.get("/")
+    assert not signed_in(client)
+
+
+OTHER_KEY = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
+
+
+@pytest.mark.parametrize(("token", "words"), [
+    (lambda: logout_token(typ=None), "typ"),
+    (lambda: logout_token(typ="JWT"), "typ"),
+    (lambda: logout_token(nonce="n-1"), "nonce"),
+    (lambda: logout_token(aud="another-eservice"), "aud"),
+    (lambda: logout_token(iss="https://evil.example"), "iss"),
+    (lambda: logout_token(exp=int(time.time()) - 600), "expired"),
+    (lambda: logout_token(iat=int(time.time()) + 600), "iat"),
+    (lambda: logout_token(events={"http://example.com/other": {}}), "events"),
+    (lambda: logout_token(drop=("sid", "sub")), "neither sid nor sub"),
+    (lambda: logout_token(drop=("jti",)), "jti"),
+    (lambda: logout_token(key=OTHER_KEY), "signed"),
+    (lambda: "not-a-jwt", "signed"),
+    (lambda: "", "missing"),
+])
+def test_a_logout_token_failing_a_check_is_refused_and_ends_nothing(client: FlaskClient, fake_idp: FakeIdp,
+                                                                     token: Any, words: str) -> None:
+    signed_in_with_sid(client, fake_idp)
+    answer = client.post("/backchannel-logout", data={"logout_token": token()})
+    assert answer.status_code == 400 and answer.json["error"] == "invalid_request"
+    assert words in answer.json["error_description"]
+    client.get("/")
+    assert signed_in(client)
+
+
+def test_a_logout_token_is_accepted_once(client: FlaskClient) -> None:
+    token = logout_token()
+    assert client.post("/backchannel-logout", data={"logout_token": token}).status_code == 200
+    again = client.post("/backchannel-logout", data={"logout_token": token})
+    assert again.status_code == 400 and "already used" in again.json["error_description"]
+
+
+def test_an_id_token_is_not_a_logout_token(client: FlaskClient, fake_idp: FakeIdp) -> None:
+    signed_in_with_sid(client, fake_idp)
+    with client.session_transaction() as session:
+        id_token = session["id_token"]
+    assert client.post("/backchannel-logout", data={"logout_token": id_token}).status_code == 400
+    client.get("/")
+    assert signed_in(client)
+
+
+def test_an_unreachable_idp_is_a_503_so_the_idp_tries_again() -> None:
+    client = make_app(ESERVICE_HTTP_ADAPTER=UnreachableIdp()).test_client()
+    answer = client.post("/backchannel-logout", data={"logout_token": logout_token()})
+    assert answer.status_code == 503

@@ -287,7 +287,7 @@ def complete_reset(db: Session, state: Pending, *, password: str, config: Mappin
         db.rollback()
         raise LinkNotUsable("used")
     user.password_hash = password_hash
-    ended = support.end_access(db, user.id, now=now)
+    ended = support.end_access(db, user.id, now=now, reason="password_reset")
     removed = state.reset.lost_factors and state.has_second_factor
     ial_before = None
     if state.reset.lost_factors:

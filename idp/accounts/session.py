@@ -1,6 +1,6 @@
 """The signed-in browser session: a random id in the cookie, the facts in ``auth_sessions``.
 
-Keeping the facts server-side lets sign-out (and later back-channel logout) end a session
+Keeping the facts server-side lets sign-out (and back-channel logout, :mod:`idp.accounts.ending`) end a session
 that a copied cookie would otherwise keep alive. The facts are the factors used, each with
 its time, so the session's AAL can be recomputed as reauthentication windows pass.
 """
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from idp import audit
 from idp import clock
 from idp.accounts import devices
+from idp.accounts import ending
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
 from idp.assurance import policy
@@ -102,7 +103,7 @@ def _store(row: AuthSession, ctx: AuthContext) -> None:
 
 def sign_in(db: Session, user: User, factor: Factor) -> AuthContext:
     """Start a fresh session (a new id: no fixation) for ``user`` after a first factor."""
-    end_current(db)
+    end_current(db, reason="new_signin")
     now = clock.utc_now()
     # The Security page names the browser and the kind of network, never the User-Agent or address.
     device = devices.describe(request.headers.get("User-Agent", ""), request.remote_addr or "")
@@ -174,13 +175,18 @@ def _touch(row: AuthSession, now: dt.datetime) -> None:
     row.last_active_at = now
 
 
-def end_current(db: Session) -> str | None:
-    """End the browser's session (if any) and forget it; returns the ended sid."""
+def end_current(db: Session, *, reason: str = "signout") -> str | None:
+    """End the browser's session (if any) and forget it; returns the ended sid.
+
+    As every session end (:mod:`idp.accounts.ending`): its tokens are revoked and the e-Services
+    that got them are sent a back-channel logout token after the commit.
+
+    :param reason: ``signout`` (the person, here or confirmed at the logout endpoint), ``rp_logout``
+        (an e-Service's RP-initiated logout), ``new_signin`` (another sign-in in this browser)
+    """
     sid = cookie.pop("sid", None)
     if isinstance(sid, str):
-        row = db.get(AuthSession, sid)
-        if row is not None and row.ended_at is None:
-            row.ended_at = clock.utc_now()
+        if ending.end_sessions(db, [sid], now=clock.utc_now(), reason=reason).sids:
             db.commit()
         return sid
     return None

@@ -16,19 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.accounts import ending
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
 from idp.accounts.session import still_counts
 from idp.accounts.support import Ended
 from idp.crypto import derive_key
 from idp.crypto import keyed_hash
-from idp.oidc import tokens
-from idp.oidc.models import AuthorizationCode
-from idp.oidc.models import Token
 
 SHOWN = 20  # the most sessions the page lists (the newest); ending "all others" ends every one
 
@@ -83,7 +80,7 @@ def end_one(db: Session, user: User, handle: str, *, current_sid: str, now: dt.d
     """
     for row in open_rows(db, user, now=now):
         if row.id != current_sid and handle_of(row.id, config=config) == handle:
-            ended = end_sessions(db, [row.id], now=now)
+            ended = end_sessions(db, [row.id], now=now, reason="security_page")
             audit.record(db, audit.Event.SESSION_ENDED, user_id=user.id, commit=False, reason="security_page",
                          tokens_revoked=ended.tokens)
             db.commit()
@@ -95,23 +92,17 @@ def end_others(db: Session, user: User, *, keep: str | None, now: dt.datetime, r
     """End every session of the person but ``keep``; records the audit event; not committed."""
     query = select(AuthSession.id).where(AuthSession.user_id == user.id, AuthSession.ended_at.is_(None))
     sids = [sid for sid in db.scalars(query) if sid != keep]
-    ended = end_sessions(db, sids, now=now)
+    ended = end_sessions(db, sids, now=now, reason=reason)
     audit.record(db, audit.Event.SESSIONS_ENDED, user_id=user.id, commit=False, reason=reason,
                  sessions_ended=ended.sessions, tokens_revoked=ended.tokens)
     return ended
 
 
-def end_sessions(db: Session, sids: Sequence[str], *, now: dt.datetime) -> Ended:
-    """End these sessions, revoke the tokens issued from them and expire their unexchanged codes.
+def end_sessions(db: Session, sids: Sequence[str], *, now: dt.datetime, reason: str) -> Ended:
+    """End these sessions, revoke the tokens issued from them, expire their unexchanged codes and
+    queue their back-channel logouts (:func:`idp.accounts.ending.end_sessions`).
 
     Not committed: the caller commits it with its audit event.
     """
-    if not sids:
-        return Ended(sessions=0, tokens=0)
-    result = db.execute(update(AuthSession).where(AuthSession.id.in_(sids), AuthSession.ended_at.is_(None))
-                        .values(ended_at=now).execution_options(synchronize_session=False))
-    revoked = tokens.revoke_where(db, Token.sid.in_(sids), now=now)
-    db.execute(update(AuthorizationCode).where(AuthorizationCode.sid.in_(sids), AuthorizationCode.used_at.is_(None),
-                                               AuthorizationCode.expires_at > now)
-               .values(expires_at=now).execution_options(synchronize_session=False))
-    return Ended(sessions=int(result.rowcount), tokens=revoked)  # type: ignore[attr-defined]
+    ended = ending.end_sessions(db, sids, now=now, reason=reason)
+    return Ended(sessions=len(ended.sids), tokens=ended.tokens)

@@ -28,6 +28,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp.accounts import ending
 from idp.accounts import roles
 from idp.accounts.models import AuthSession
 from idp.accounts.models import User
@@ -163,7 +164,7 @@ def disable(db: Session, user: User, *, by: int, reason: str, now: dt.datetime) 
     if not user.is_active:
         raise AlreadyDisabled()
     user.status = "disabled"
-    ended = end_access(db, user.id, now=now)
+    ended = end_access(db, user.id, now=now, reason="account_disabled")
     audit.record(db, audit.Event.ACCOUNT_DISABLED, user_id=user.id, commit=False, by=by, reason=reason,
                  sessions_ended=ended.sessions, tokens_revoked=ended.tokens)
     db.commit()
@@ -204,7 +205,7 @@ def reset_authenticators(db: Session, user: User, *, by: int, reason: str, confi
     keys = list(throttle.account_keys(user, config=config).values())
     lifted = _count(db, Throttle, Throttle.key.in_(keys), Throttle.suspended_at.is_not(None))
     _delete(db, Throttle, Throttle.key.in_(keys))
-    ended = end_access(db, uid, now=now)
+    ended = end_access(db, uid, now=now, reason="authenticators_reset")
     result = ResetResult(totp=counts[0], webauthn=counts[1], recovery=counts[2], suspensions_lifted=lifted,
                          ended=ended)
     audit.record(db, audit.Event.AUTHENTICATORS_RESET, user_id=uid, commit=False, by=by, reason=reason,
@@ -214,20 +215,24 @@ def reset_authenticators(db: Session, user: User, *, by: int, reason: str, confi
     return result
 
 
-def end_access(db: Session, user_id: int, *, now: dt.datetime) -> Ended:
-    """End every session of the person, revoke every token and expire codes not yet redeemed.
+def end_access(db: Session, user_id: int, *, now: dt.datetime, reason: str) -> Ended:
+    """End every session of the person, revoke every token and expire codes not yet redeemed; the
+    e-Services that got tokens in those sessions are sent back-channel logout tokens after the commit.
 
     Does not commit: the caller commits it with the change that made it necessary.
+
+    :param reason: why, as the back-channel delivery record keeps it (``account_disabled`` …)
     """
-    sessions = db.execute(update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.ended_at.is_(None))
-                          .values(ended_at=now).execution_options(synchronize_session=False))
-    revoked = tokens.revoke_where(db, Token.user_id == user_id, now=now)
+    open_sids = list(db.scalars(select(AuthSession.id).where(AuthSession.user_id == user_id,
+                                                             AuthSession.ended_at.is_(None))))
+    sessions = ending.end_sessions(db, open_sids, now=now, reason=reason)
+    revoked = sessions.tokens + tokens.revoke_where(db, Token.user_id == user_id, now=now)
     # A code issued a moment ago carries the old acr; its exchange must not mint a fresh token.
     db.execute(update(AuthorizationCode).where(AuthorizationCode.user_id == user_id,
                                                AuthorizationCode.used_at.is_(None),
                                                AuthorizationCode.expires_at > now)
                .values(expires_at=now).execution_options(synchronize_session=False))
-    return Ended(sessions=int(sessions.rowcount), tokens=revoked)  # type: ignore[attr-defined]
+    return Ended(sessions=len(sessions.sids), tokens=revoked)
 
 
 # -- notices to the person, in their language ---------------------------------------------------------

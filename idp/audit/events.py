@@ -24,6 +24,8 @@ class Event(StrEnum):
     AUTHORIZED = "authorized"
     AUTHZ_DETAILS_TYPE_REGISTERED = "authz_details_type_registered"
     AUTHZ_DETAILS_TYPE_UPDATED = "authz_details_type_updated"
+    BACKCHANNEL_LOGOUT_DELIVERED = "backchannel_logout_delivered"
+    BACKCHANNEL_LOGOUT_FAILED = "backchannel_logout_failed"
     CLIENT_APPROVED = "client_approved"
     CLIENT_CREATED = "client_created"
     CLIENT_DELETED = "client_deleted"

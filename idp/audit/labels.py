@@ -22,6 +22,8 @@ LABELS: dict[Event, LazyString] = {
     Event.AUTHORIZED: _l("Authorization given to an e-Service"),
     Event.AUTHZ_DETAILS_TYPE_REGISTERED: _l("Transaction type registered"),
     Event.AUTHZ_DETAILS_TYPE_UPDATED: _l("Transaction type changed"),
+    Event.BACKCHANNEL_LOGOUT_DELIVERED: _l("e-Service told of a sign-out (back-channel logout)"),
+    Event.BACKCHANNEL_LOGOUT_FAILED: _l("Back-channel logout to an e-Service failed"),
     Event.CLIENT_APPROVED: _l("e-Service approved"),
     Event.CLIENT_CREATED: _l("e-Service created"),
     Event.CLIENT_DELETED: _l("e-Service deleted"),

@@ -20,6 +20,7 @@ from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import create_client
 from idp.oidc.clients import set_status
+from idp.oidc.clients import update_client
 from idp.oidc.models import Client
 from idp.oidc.registration import issue_initial_token
 
@@ -51,13 +52,19 @@ def clients_group() -> None:
               help="Operator decision: this e-Service may receive the national ID number (scope national_id).")
 @click.option("--dpop", "dpop_bound", is_flag=True,
               help="Every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449).")
+@click.option("--backchannel-logout-uri",
+              help="Where the IdP posts a logout token when a session this e-Service got tokens in ends "
+                   "(OIDC Back-Channel Logout; https, or http on localhost for development).")
+@click.option("--backchannel-logout-session-required", is_flag=True,
+              help="The e-Service needs the sid claim in logout tokens (the IdP always sends it).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
                 default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
-                dpop_bound: bool, as_json: bool) -> None:
+                dpop_bound: bool, as_json: bool, backchannel_logout_uri: str | None = None,
+                backchannel_logout_session_required: bool = False) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -73,7 +80,9 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             trusted=trusted, require_pkce=not no_pkce,
                             default_acr_values=list(default_acr_values),
                             national_id_allowed=allow_national_id, join_sector=join_sector,
-                            dpop_bound_access_tokens=dpop_bound)
+                            dpop_bound_access_tokens=dpop_bound,
+                            backchannel_logout_uri=backchannel_logout_uri,
+                            backchannel_logout_session_required=backchannel_logout_session_required)
     except ClientMetadataError as exc:
         fail(exc.description)
         return
@@ -167,6 +176,32 @@ def check_command(client_id: str, as_json: bool) -> None:
                    + f": {message}")
     if errors:
         raise SystemExit(1)
+
+
+@clients_group.command("set-backchannel-logout")
+@click.argument("client_id")
+@click.option("--uri", "uri", default="", help="The backchannel_logout_uri; empty removes it.")
+@click.option("--session-required", is_flag=True, help="backchannel_logout_session_required: true.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def set_backchannel_logout_command(client_id: str, uri: str, session_required: bool, as_json: bool) -> None:
+    """Set (or with an empty --uri, remove) an e-Service's back-channel logout URI."""
+    db = get_session()
+    client = db.scalar(select(Client).where(Client.client_id == client_id))
+    if client is None:
+        fail(f"no e-Service with client_id {client_id!r}")
+        return
+    metadata = {k: v for k, v in client.client_metadata.items()
+                if k not in ("backchannel_logout_uri", "backchannel_logout_session_required")}
+    if uri:
+        metadata.update(backchannel_logout_uri=uri, backchannel_logout_session_required=session_required)
+    try:
+        update_client(db, client, metadata)
+    except ClientMetadataError as exc:
+        fail(exc.description)
+        return
+    emit({"client_id": client.client_id, "backchannel_logout_uri": uri or None,
+          "backchannel_logout_session_required": bool(uri) and session_required}, as_json)
 
 
 def _set_status(client_id: str, status: str, as_json: bool) -> None:

@@ -51,9 +51,10 @@ def downgrade_command(revision: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def prune_command(as_json: bool) -> None:
-    """Delete expired codes, client-assertion ids and tokens, purge the evidence of proofing
-    cases decided more than PROOFING_RETENTION_DAYS ago, and delete disclosure-log entries older
-    than DISCLOSURE_RETENTION_DAYS (run it daily, e.g. from cron)."""
+    """Delete expired codes, client-assertion ids and tokens, and back-channel logout records finished
+    30 days ago, purge the evidence of proofing cases decided more than PROOFING_RETENTION_DAYS ago,
+    and delete disclosure-log entries older than DISCLOSURE_RETENTION_DAYS (run it daily, e.g. from cron)."""
+    from idp.backchannel import delivery
     from idp.db import get_session
     from idp.db import utc_now
     from idp.disclosure import log as disclosure_log
@@ -67,6 +68,7 @@ def prune_command(as_json: bool) -> None:
         db, now=now, retention_days=int(current_app.config["PROOFING_RETENTION_DAYS"]))
     counts["disclosures_deleted"] = disclosure_log.prune(
         db, now=now, retention_days=int(current_app.config["DISCLOSURE_RETENTION_DAYS"]))
+    counts["logout_deliveries"] = delivery.prune(db, now=now)  # finished more than 30 days ago
     emit(counts, as_json)
 
 

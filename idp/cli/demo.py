@@ -19,6 +19,7 @@ from idp.authn import totp
 from idp.cli import emit
 from idp.db import get_session
 from idp.oidc.clients import create_client
+from idp.oidc.clients import update_client
 from idp.oidc.models import Client
 from idp.rar import service as rar_service
 from idp.rar.definitions import parse_definition
@@ -72,10 +73,14 @@ def seed_command(eservice_url: str, as_json: bool) -> None:
         new = create_client(db, name=DEMO_CLIENT_NAME, name_th=DEMO_CLIENT_NAME_TH,
                             redirect_uris=[f"{eservice_url}/callback"],
                             post_logout_redirect_uris=[f"{eservice_url}/"], scope="openid profile email",
+                            backchannel_logout_uri=f"{eservice_url}/backchannel-logout",
                             join_sector=True)  # replaces the demo's own earlier client
         fd = os.open(client_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump({"client_id": new.client.client_id, "client_secret": new.client_secret}, fh)
+    elif existing is not None and "backchannel_logout_uri" not in existing.client_metadata:  # seeded before it
+        update_client(db, existing, {**existing.client_metadata,
+                                     "backchannel_logout_uri": f"{eservice_url}/backchannel-logout"})
     _seed_transaction_type(db)
     emit({"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "totp_secret": DEMO_TOTP_SECRET,
           "staff_email": DEMO_STAFF_EMAIL, "staff_password": DEMO_STAFF_PASSWORD,

@@ -52,6 +52,8 @@ class ClientForm:
     allowed_claims: str = ""  # space-separated; empty: no list (any claim its scopes cover)
     join_sector: bool = False  # the admin confirms sharing a pairwise sector with another agency (never kept)
     dpop_bound: bool = False  # RFC 9449 §5.2 dpop_bound_access_tokens
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
 
     @classmethod
     def from_form(cls, data: MultiDict[str, str]) -> ClientForm:
@@ -73,6 +75,8 @@ class ClientForm:
             trusted=data.get("trusted") == "1", national_id=data.get("national_id_allowed") == "1",
             allowed_claims=text("allowed_claims"), join_sector=data.get("join_sector") == "1",
             dpop_bound=data.get("dpop_bound_access_tokens") == "1",
+            backchannel_logout_uri=text("backchannel_logout_uri"),
+            backchannel_logout_session_required=data.get("backchannel_logout_session_required") == "1",
         )
 
     @classmethod
@@ -94,6 +98,8 @@ class ClientForm:
             trusted=trusted, national_id=bool(metadata.get("national_id_allowed")),
             allowed_claims=" ".join(metadata.get("allowed_claims") or []),
             dpop_bound=metadata.get("dpop_bound_access_tokens") is True,
+            backchannel_logout_uri=str(metadata.get("backchannel_logout_uri", "")),
+            backchannel_logout_session_required=bool(metadata.get("backchannel_logout_session_required")),
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -115,6 +121,9 @@ class ClientForm:
             "id_token_signed_response_alg": self.id_token_alg,
             "allowed_claims": self.allowed_claims.split() or None,
             "dpop_bound_access_tokens": self.dpop_bound or None,
+            "backchannel_logout_uri": self.backchannel_logout_uri or None,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required
+            if self.backchannel_logout_uri else None,
         }
 
     def _jwks(self) -> dict[str, Any] | None:

@@ -43,6 +43,7 @@ class Problem(StrEnum):
     ID_TOKEN_ALG_UNPUBLISHED = "id_token_alg_without_published_key"
     UNKNOWN_ACR = "default_acr_value_unknown"
     NOT_ACTIVE = "not_active"
+    BACKCHANNEL_URI_UNUSABLE = "backchannel_logout_uri_unusable"
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,24 @@ MESSAGES = {
                                          "sign-ins will fail. Choose RS256, or ask the operator for this one."),
     Problem.UNKNOWN_ACR: _l("This default assurance level is not one the IdP offers, so no sign-in can meet "
                             "it. Use one of the values listed in discovery (acr_values_supported)."),
+    Problem.BACKCHANNEL_URI_UNUSABLE: _l("The IdP will not post logout tokens to this backchannel_logout_uri: "
+                                         "it must use https and its host must resolve to public internet "
+                                         "addresses. Sign-ins work, but the e-Service is not told when "
+                                         "a session ends."),
     Problem.NOT_ACTIVE: _l("The e-Service is not active (waiting for approval or disabled): its sign-ins "
                            "are refused until an administrator enables it."),
 }
 
 
-def check_client(client: Client, *, fetch_jwks: Callable[[str], Any], published_algs: Iterable[str]) -> list[Finding]:
+def check_client(client: Client, *, fetch_jwks: Callable[[str], Any], published_algs: Iterable[str],
+                 check_post: Callable[[str], None] | None = None) -> list[Finding]:
     """Every finding, errors first; empty when nothing is wrong.
 
     :param fetch_jwks: the guarded fetcher's ``fetch_json`` for JWK Sets (raises
         :class:`idp.outbound.FetchError`)
     :param published_algs: the algorithms the IdP has an active signing key for
+    :param check_post: the guarded fetcher's ``check_url`` (the rules a back-channel logout POST
+        meets, nothing sent); without it the ``backchannel_logout_uri`` is not checked
     """
     meta = client.client_metadata
     findings: list[Finding] = []
@@ -100,6 +108,13 @@ def check_client(client: Client, *, fetch_jwks: Callable[[str], Any], published_
     alg = str(client.id_token_signed_response_alg)
     if alg not in set(published_algs):
         findings.append(Finding(Problem.ID_TOKEN_ALG_UNPUBLISHED, Severity.ERROR, "id_token_signed_response_alg", alg))
+    backchannel = meta.get("backchannel_logout_uri")
+    if backchannel and check_post is not None:
+        try:
+            check_post(str(backchannel))
+        except outbound.FetchError:
+            findings.append(Finding(Problem.BACKCHANNEL_URI_UNUSABLE, Severity.WARNING, "backchannel_logout_uri",
+                                    str(backchannel)))
     for value in client.default_acr_values:
         if value not in ACR_VALUES:
             findings.append(Finding(Problem.UNKNOWN_ACR, Severity.ERROR, "default_acr_values", str(value)))
@@ -152,4 +167,5 @@ def check_registered(client: Client) -> list[Finding]:
     fetcher = outbound.fetcher()
     return check_client(client, fetch_jwks=lambda uri: fetcher.fetch_json(uri, media_types=outbound.JWK_SET,
                                                                             refresh=True),
-                        published_algs=current_app.extensions["idp.keyring"].algorithms())
+                        published_algs=current_app.extensions["idp.keyring"].algorithms(),
+                        check_post=fetcher.check_url)

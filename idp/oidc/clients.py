@@ -187,7 +187,27 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
     if dpop_bound:
         # RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
         metadata["dpop_bound_access_tokens"] = True
+    metadata.update(_backchannel_logout(raw))
     return metadata
+
+
+def _backchannel_logout(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """OIDC Back-Channel Logout 1.0 §2.2: where the IdP posts logout tokens, and whether they must name the session.
+
+    The URI follows the redirect URI rules (https, or http to this computer in development; absolute;
+    no fragment, §2.2 "MUST NOT include a fragment component"). The IdP reaches it only through the
+    guarded fetcher (:mod:`idp.outbound`), so an address inside the IdP's network is refused when posting.
+    """
+    uri = _string(raw, "backchannel_logout_uri")
+    required = raw.get("backchannel_logout_session_required")
+    if required is not None and not isinstance(required, bool):
+        raise _error("backchannel_logout_session_required must be true or false.")
+    if not uri:
+        if required:
+            raise _error("backchannel_logout_session_required needs a backchannel_logout_uri.")
+        return {}
+    return {"backchannel_logout_uri": check_redirect_uri(uri, error="invalid_client_metadata"),
+            "backchannel_logout_session_required": bool(required)}
 
 
 def uses_secret(metadata: Mapping[str, Any]) -> bool:
@@ -217,6 +237,8 @@ def create_client(
     join_sector: bool = False,
     dpop_bound_access_tokens: bool = False,
     by: int | None = None,
+    backchannel_logout_uri: str | None = None,
+    backchannel_logout_session_required: bool = False,
 ) -> NewClient:
     """Validate and store an e-Service (the CLI's way in); audited.
 
@@ -232,6 +254,9 @@ def create_client(
         "default_acr_values": default_acr_values or None, "allowed_claims": allowed_claims,
         "dpop_bound_access_tokens": dpop_bound_access_tokens or None,
     }
+    if backchannel_logout_uri:
+        raw["backchannel_logout_uri"] = backchannel_logout_uri
+        raw["backchannel_logout_session_required"] = backchannel_logout_session_required
     metadata = validate_metadata(raw, national_id_allowed=national_id_allowed, require_pkce=require_pkce)
     return store_client(db, metadata, trusted=trusted, require_pkce=require_pkce, join_sector=join_sector, by=by)
 

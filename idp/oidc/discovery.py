@@ -76,7 +76,9 @@ def _metadata() -> dict[str, Any]:
         "claims_locales_supported": ["th", "en"],
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry sid (and sub); docs/backchannel-logout.md
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         # OpenID Connect for Identity Assurance 1.0 (verified_claims, only via the claims parameter)
         "verified_claims_supported": True,
         "trust_frameworks_supported": [current_app.config["PROOFING_TRUST_FRAMEWORK"]],

@@ -150,7 +150,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return self.server.query_client(aud) if isinstance(aud, str) else None
 
     def end_session(self, end_session_request: EndSessionRequest) -> None:
-        auth_session.end_current(get_session())
+        auth_session.end_current(get_session(), reason="rp_logout")
 
 
 class BearerTokenValidator(_BearerTokenValidator):

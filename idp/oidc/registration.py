@@ -88,6 +88,7 @@ NATIONAL_ID_NEEDS_OPERATOR = "national_id_needs_operator"
 NO_AGENCY_POLICY = "no_agency_policy"
 METADATA_URI_INTERNAL = "metadata_uri_internal"
 SECTOR_OF_ANOTHER_AGENCY = "sector_of_another_agency"
+BACKCHANNEL_URI_NOT_PUBLIC = "backchannel_logout_uri_not_public"
 
 REASONS: dict[str, LazyString] = {
     REDIRECT_URI_NOT_HTTPS: _l("A redirect or post-logout redirect URI does not use https (an http address on "
@@ -110,6 +111,9 @@ REASONS: dict[str, LazyString] = {
                                  "subject identifiers that another agency's e-Service has: approving it gives "
                                  "both the same subject identifier (sub) for every person. Approve only if they "
                                  "belong to one agency."),
+    BACKCHANNEL_URI_NOT_PUBLIC: _l("The backchannel_logout_uri, to which this server posts logout tokens, does not "
+                                   "use https, or its host resolves to an address that is not on the public "
+                                   "internet, or does not resolve at all."),
     NO_AGENCY_POLICY: _l("The initial access token it was registered with no longer exists, so there is no "
                          "agency policy to check it against."),
 }
@@ -155,6 +159,9 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
         reasons.append(METADATA_URI_NOT_HTTPS)
     if any(u and not is_public_destination(u) for u in fetched):
         reasons.append(METADATA_URI_INTERNAL)
+    backchannel = metadata.get("backchannel_logout_uri")
+    if backchannel and (urlsplit(backchannel).scheme != "https" or not is_public_destination(backchannel)):
+        reasons.append(BACKCHANNEL_URI_NOT_PUBLIC)
     if metadata.get("token_endpoint_auth_method") != "private_key_jwt":
         reasons.append(AUTH_METHOD_NOT_PRIVATE_KEY_JWT)
     # national_id is here only when the operator already allowed it; requests for it have their own reason.

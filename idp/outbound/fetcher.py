@@ -1,6 +1,7 @@
 """The one way the IdP fetches a document from a URL that a client registered.
 
-``jwks_uri`` and ``sector_identifier_uri`` today, anything added later: the URL, the resolved
+``jwks_uri`` and ``sector_identifier_uri`` (and the POST of a back-channel logout token to a
+``backchannel_logout_uri``, :meth:`Fetcher.post_form`), anything added later: the URL, the resolved
 address, the time, the size, the status, the content type and the JSON are checked here once,
 and the answer is cached, so no caller can forget a rule and no unauthenticated request can make
 the IdP fetch more than the caches allow.
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 from idp import clock
@@ -188,6 +190,27 @@ class Fetcher:
                 return False
             self._refreshed[key] = now
             return True
+
+    def post_form(self, url: str, fields: dict[str, str], *, deadline: float | None = None) -> int:
+        """POST ``fields`` as ``application/x-www-form-urlencoded`` to ``url``; the answer's status.
+
+        The same rules as a fetch (the URL's form, every resolved address, one deadline), never
+        cached and never retried here: the caller (back-channel logout) keeps its own record of
+        attempts. A redirect is a status like any other, not followed. Only the first 4 KiB of the
+        answer are read: nothing in it is used.
+
+        :param deadline: seconds for this request (at most the fetcher's own deadline)
+        :raises FetchError: the URL or an address is not allowed, or the connection failed or timed out
+        """
+        allowed = min(deadline, self.limits.deadline) if deadline else self.limits.deadline
+        ends = time.monotonic() + allowed
+        target, addresses = check_url(url, allow_loopback=self.allow_loopback, timeout=allowed)
+        response = transport.request("POST", host=target.host, port=target.port, target=target.path,
+                                     addresses=addresses, tls=self._tls_context() if target.tls else None,
+                                     deadline=ends, allowed=allowed, max_bytes=4096, accept="*/*",
+                                     body=urlencode(fields).encode("ascii"),
+                                     content_type="application/x-www-form-urlencoded", truncate=True)
+        return response.status
 
     def check_url(self, url: str) -> None:
         """:func:`check_url` with this fetcher's settings."""

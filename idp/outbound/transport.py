@@ -1,4 +1,5 @@
-"""One GET over one connection to an address already checked, inside one total deadline.
+"""One request (a GET, or the POST of a form) over one connection to an address already checked,
+inside one total deadline.
 
 Built on :mod:`http.client` and :mod:`socket` rather than ``requests``: ``requests`` resolves
 names itself (a second lookup after ours could answer differently), follows redirects unless told
@@ -100,9 +101,20 @@ def _connect(addresses: list[IPAddress], port: int, *, host: str, tls: ssl.SSLCo
 
 def get(*, host: str, port: int, target: str, addresses: list[IPAddress], tls: ssl.SSLContext | None,
         deadline: float, allowed: float, max_bytes: int, accept: str) -> Response:
-    """GET ``target`` from ``host`` at one of ``addresses``; the body is read up to ``max_bytes``.
+    """GET ``target`` from ``host`` at one of ``addresses``; the body is read up to ``max_bytes``."""
+    return request("GET", host=host, port=port, target=target, addresses=addresses, tls=tls, deadline=deadline,
+                   allowed=allowed, max_bytes=max_bytes, accept=accept)
+
+
+def request(method: str, *, host: str, port: int, target: str, addresses: list[IPAddress],
+            tls: ssl.SSLContext | None, deadline: float, allowed: float, max_bytes: int, accept: str,
+            body: bytes | None = None, content_type: str | None = None, truncate: bool = False) -> Response:
+    """``method`` ``target`` at ``host`` on one of ``addresses``; the answer's body read up to ``max_bytes``.
 
     :param allowed: the seconds the whole fetch was given (for the message)
+    :param body: sent with ``content_type`` and its ``Content-Length`` (a POST)
+    :param truncate: keep the first ``max_bytes`` of a longer answer instead of refusing it (a caller
+        that needs only the status: the answer to a back-channel logout)
     :raises Timeout: the monotonic ``deadline`` passed at any step
     :raises Unreachable: no connection, or the TLS handshake or certificate check failed
     :raises TooLarge: the body (declared or read) is over ``max_bytes``
@@ -114,24 +126,30 @@ def get(*, host: str, port: int, target: str, addresses: list[IPAddress], tls: s
         conn = http.client.HTTPConnection(host, port)
         conn.sock = _DeadlineSocket(raw, deadline)  # type: ignore[assignment]
         with raw:
-            conn.putrequest("GET", target, skip_host=True, skip_accept_encoding=True)
+            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
             name = f"[{host}]" if ":" in host else host  # an IPv6 literal (RFC 9110 §7.2)
             conn.putheader("Host", name if port == default_port else f"{name}:{port}")
             conn.putheader("Accept", accept)
             conn.putheader("Accept-Encoding", "identity")
             conn.putheader("User-Agent", "idp-outbound/1")
             conn.putheader("Connection", "close")
-            conn.endheaders()
+            if body is not None:
+                conn.putheader("Content-Type", content_type or "application/octet-stream")
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
             response = conn.getresponse()
             declared = response.getheader("Content-Length")
-            if declared and declared.strip().isdigit() and int(declared) > max_bytes:
+            if not truncate and declared and declared.strip().isdigit() and int(declared) > max_bytes:
                 raise TooLarge(f"The document is {int(declared)} bytes; the limit is {max_bytes}.")
-            body = bytearray()
+            received = bytearray()
             while chunk := response.read(_CHUNK):
-                body += chunk
-                if len(body) > max_bytes:
+                received += chunk
+                if len(received) > max_bytes:
+                    if truncate:
+                        del received[max_bytes:]
+                        break
                     raise TooLarge(f"The document is over the limit of {max_bytes} bytes.")
-            return Response(status=response.status, headers=response.msg, body=bytes(body))
+            return Response(status=response.status, headers=response.msg, body=bytes(received))
     except TimeoutError as exc:
         raise Timeout(f"{host} did not send the whole document within {allowed:g} seconds.") from exc
     except ssl.SSLCertVerificationError as exc:
