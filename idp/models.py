@@ -15,6 +15,10 @@ from idp.authn.models import WebAuthnCredential
 from idp.db import Base
 from idp.disclosure.models import ConsentReceipt
 from idp.disclosure.models import Disclosure
+from idp.oidc.agency_models import DataUse
+from idp.oidc.agency_models import ExchangePermission
+from idp.oidc.agency_models import MachineAccess
+from idp.oidc.agency_models import ResourceServer
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
@@ -39,10 +43,14 @@ __all__ = [
            "Consent",
            "ConsentReceipt",
            "Disclosure",
+           "DataUse",
+           "ExchangePermission",
+           "MachineAccess",
            "PasswordReset",
            "ProofingAttempt",
            "ProofingCase",
            "RecoveryCode",
+           "ResourceServer",
            "Role",
            "SigningKeyRecord",
            "Throttle",
