@@ -217,7 +217,7 @@ def test_unsupported_grant_types(client, rp, grant_type):
 
 
 def test_client_credentials_needs_the_operators_grant(client, rp):
-    """Supported (issue 13), but only for scopes the operator granted: none here (tests/http/test_client_credentials.py)."""
+    """Supported (issue 13), only for the scopes the operator granted: none here (test_client_credentials.py)."""
     response = client.post("/token", data={"grant_type": "client_credentials"},
                            headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
     assert response.status_code == 400 and response.json["error"] == "unauthorized_client"
