@@ -211,3 +211,23 @@ def test_the_citizen_sees_the_exchange_on_your_behalf_in_thai_and_english(app, c
 
 def test_without_exchanges_there_is_no_on_your_behalf_list(client, rp, subject):
     assert 'class="data-uses"' not in client.get("/connected-services").text
+
+
+def test_removing_the_api_ends_its_tokens_and_keeps_the_citizens_line(app, client, rp, subject):
+    from idp.oidc import resource_servers
+
+    exchanged = _exchange(client, rp, subject).json["access_token"]
+    with app.app_context():
+        db = get_session()
+        server = resource_servers.find(db, CIVIL)
+        assert server is not None
+        api_client_id = server.client.client_id
+        resource_servers.remove(db, server)
+    with app.app_context():
+        from idp.oidc import tokens
+
+        row = tokens.find_access_token(get_session(), exchanged)
+        assert row is not None and row.revoked_at is not None
+    english = _line(client.get("/connected-services", headers={"Accept-Language": "en"}).text)
+    assert "used your data from an agency that is no longer connected on your behalf" in english
+    assert api_client_id not in english
