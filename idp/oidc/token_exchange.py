@@ -10,7 +10,7 @@ codes:
   caller is the party it was issued to or its audience (``invalid_grant``);
 - scopes are only narrowed (``invalid_scope``) and must be accepted by the API (``invalid_target``);
 - the new token names the caller as actor (``act``, §4.1) and carries the citizen's ``acr``,
-  ``amr`` and ``auth_time``; there is no refresh token.
+  ``amr`` and ``auth_time``; there is no refresh token; with a DPoP proof it is bound to its key.
 
 Each exchange is audited, and shown to the citizen as done "on your behalf"; each refusal is audited.
 """
@@ -30,8 +30,8 @@ from sqlalchemy import select
 
 from idp import audit
 from idp.db import get_session
+from idp.oidc import dpop_requests
 from idp.oidc import resource_servers
-from idp.oidc import sender_constraint
 from idp.oidc import tokens
 from idp.oidc.agency_models import ExchangePermission
 from idp.oidc.agency_models import ResourceServer
@@ -89,7 +89,8 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         self.request.subject = subject
         self.request.exchange_scope = self._scope(subject, server)
         self.request.target = server
-        sender_constraint.require_binding(self.request, client)
+        # RFC 9449 §5: bound to the proof's key; clients registered for DPoP must send one.
+        self.request.dpop = dpop_requests.proof_for_token_request(client)
 
     @staticmethod
     def _subject(db: Any, client: Client, value: str) -> Token:
@@ -134,7 +135,8 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         context = tokens.GrantContext(auth_time=subject.auth_time, acr=subject.acr, amr=list(subject.amr),
                                       sid=subject.sid, family=subject.family)
         token = tokens.generate(db, client=client, user=subject.user, scope=scope, context=context,
-                                resource=server.identifier, act=act, refresh=False)
+                                resource=server.identifier, act=act, refresh=False,
+                                dpop_jkt=self.request.dpop.jkt if self.request.dpop else None)
         token["issued_token_type"] = ACCESS_TOKEN_TYPE
         resource_servers.record_data_use(db, user_id=subject.user.id, client=client,
                                          source_client_id=subject.client_id, server=server, scope=scope)

@@ -5,7 +5,7 @@ Tokens may now have no person (``client_credentials``), an audience other than t
 for itself, the allowed exchange pairs and each exchange as the citizen sees it get their tables.
 
 Revision ID: 0013_agencies
-Revises: 0018_authorization_details
+Revises: 0012_dpop
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import idp.db
 
 revision = '0013_agencies'
-down_revision = '0018_authorization_details'
+down_revision = '0012_dpop'
 branch_labels = None
 depends_on = None
 

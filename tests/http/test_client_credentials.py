@@ -14,6 +14,7 @@ from tests.agencies import set_metadata
 from tests.agencies import token_request
 from tests.factories import make_client
 from tests.flows import basic
+from tests.support.dpop import DPoPKey
 
 REVENUE = "https://api.revenue.example/"
 
@@ -108,5 +109,17 @@ def test_revocation_and_a_withdrawn_scope_end_the_token(app, client, agency):
 def test_a_client_that_needs_dpop_gets_no_bearer_token(app, client, agency, metadata):
     set_metadata(app, agency.client.client_id, **metadata)
     response = token_request(client, agency, grant_type="client_credentials")
-    assert response.status_code == 400 and response.json["error"] == "invalid_request"
-    assert "DPoP" in response.json["error_description"]
+    assert response.status_code == 400 and response.json["error"] == "invalid_dpop_proof"
+
+
+def test_with_a_dpop_proof_the_token_is_bound_to_its_key(app, client, agency):
+    set_metadata(app, agency.client.client_id, dpop_bound_access_tokens=True)
+    key = DPoPKey()
+    response = client.post("/token", data={"grant_type": "client_credentials"},
+                           headers={"Authorization": basic(agency.client.client_id, agency.client_secret),
+                                    "DPoP": key.proof("POST", "/token")})
+    assert response.status_code == 200, response.text
+    assert response.json["token_type"] == "DPoP" and "refresh_token" not in response.json
+    assert claims_of(response.json["access_token"])["cnf"] == {"jkt": key.jkt}
+    answer = introspect(client, agency, response.json["access_token"])
+    assert answer["token_type"] == "DPoP" and answer["cnf"] == {"jkt": key.jkt}

@@ -26,6 +26,7 @@ from tests.factories import make_user
 from tests.flows import basic
 from tests.flows import csrf_of
 from tests.flows import full_flow
+from tests.support.dpop import DPoPKey
 
 CIVIL = "https://api.civil-registration.example/"
 LAND = "https://api.land.example/"
@@ -181,7 +182,18 @@ def test_a_public_client_is_unauthorized(app, client, rp, subject):
 def test_a_client_that_needs_dpop_gets_no_bearer_token(app, client, rp, subject):
     set_metadata(app, rp.client.client_id, fapi_profile="fapi2")
     response = _exchange(client, rp, subject)
-    assert response.status_code == 400 and "DPoP" in response.json["error_description"]
+    assert response.status_code == 400 and response.json["error"] == "invalid_dpop_proof"
+
+
+def test_with_a_dpop_proof_the_exchanged_token_is_bound_to_its_key(client, rp, subject):
+    key = DPoPKey()
+    response = client.post("/token", data={"grant_type": TOKEN_EXCHANGE, "subject_token": subject,
+                                           "subject_token_type": ACCESS_TOKEN_TYPE, "resource": CIVIL},
+                           headers={"Authorization": basic(rp.client.client_id, rp.client_secret),
+                                    "DPoP": key.proof("POST", "/token")})
+    assert response.status_code == 200, response.text
+    assert response.json["token_type"] == "DPoP"
+    assert claims_of(response.json["access_token"])["cnf"] == {"jkt": key.jkt}
 
 
 def test_withdrawing_consent_ends_the_exchanged_token(app, client, rp, subject):
