@@ -49,7 +49,14 @@ UNMATCHED = "unmatched"  # the endpoint label of a request that matched no route
 class GrantType(StrEnum):
     AUTHORIZATION_CODE = "authorization_code"
     REFRESH_TOKEN = "refresh_token"
+    CLIENT_CREDENTIALS = "client_credentials"
+    TOKEN_EXCHANGE = "token_exchange"  # urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693)
     OTHER = "other"
+
+
+_GRANT_LABELS = {"authorization_code": GrantType.AUTHORIZATION_CODE, "refresh_token": GrantType.REFRESH_TOKEN,
+                 "client_credentials": GrantType.CLIENT_CREDENTIALS,
+                 "urn:ietf:params:oauth:grant-type:token-exchange": GrantType.TOKEN_EXCHANGE}
 
 
 class SignInOutcome(StrEnum):
@@ -128,9 +135,9 @@ def count_audit_event(name: audit.Event, details: dict[str, Any]) -> None:
 
 
 def count_token(grant_type: Any) -> None:
-    """One token response; anything but the two grants the IdP has is ``other``."""
-    known = grant_type in (GrantType.AUTHORIZATION_CODE.value, GrantType.REFRESH_TOKEN.value)
-    TOKENS_ISSUED.labels(grant_type=grant_type if known else GrantType.OTHER.value).inc()
+    """One token response; anything but the grants the IdP has is ``other``."""
+    label = _GRANT_LABELS.get(grant_type, GrantType.OTHER) if isinstance(grant_type, str) else GrantType.OTHER
+    TOKENS_ISSUED.labels(grant_type=label.value).inc()
 
 
 def _status_class(status_line: str) -> str:

@@ -16,6 +16,10 @@ from idp.backchannel.models import LogoutDelivery
 from idp.db import Base
 from idp.disclosure.models import ConsentReceipt
 from idp.disclosure.models import Disclosure
+from idp.oidc.agency_models import DataUse
+from idp.oidc.agency_models import ExchangePermission
+from idp.oidc.agency_models import MachineAccess
+from idp.oidc.agency_models import ResourceServer
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
 from idp.oidc.models import Consent
@@ -39,12 +43,16 @@ __all__ = [
            "Client",
            "Consent",
            "ConsentReceipt",
+           "DataUse",
            "Disclosure",
+           "ExchangePermission",
            "LogoutDelivery",
+           "MachineAccess",
            "PasswordReset",
            "ProofingAttempt",
            "ProofingCase",
            "RecoveryCode",
+           "ResourceServer",
            "Role",
            "SigningKeyRecord",
            "Throttle",

@@ -34,6 +34,7 @@ from idp.authn.service import verify_factor
 from idp.db import get_session
 from idp.mail import send_mail
 from idp.oidc import consent
+from idp.oidc import resource_servers
 
 bp = Blueprint("accounts", __name__)
 
@@ -201,7 +202,8 @@ def connected_services(*, ctx: AuthContext) -> Response | str:
         if chosen:
             consent.withdraw_consent(db, user_id=ctx.user.id, client_id=chosen[0][1].id)
         return redirect(url_for("accounts.connected_services"))
-    return render_template("accounts/connected.html", rows=rows, describe=consent.describe)
+    return render_template("accounts/connected.html", rows=rows, describe=consent.describe,
+                           uses=resource_servers.data_uses(db, user_id=ctx.user.id))
 
 
 @bp.route("/signout", methods=["POST"])

@@ -48,10 +48,11 @@ def main() -> None:
     from idp.cli import keys
     from idp.cli import logout
     from idp.cli import receipts
+    from idp.cli import resources
     from idp.cli import serve
     from idp.cli import users
 
-    for module in (audit, authz_types, clients, db, demo, keys, logout, receipts, serve, users):
+    for module in (audit, authz_types, clients, db, demo, keys, logout, receipts, resources, serve, users):
         module.register(cli)
     try:
         cli(prog_name="idp")

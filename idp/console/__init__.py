@@ -9,10 +9,11 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Flask
 
-AREAS = ("home", "clients", "staff", "dashboard", "audit_log", "support", "authz_types")
+AREAS = ("home", "clients", "agencies", "staff", "dashboard", "audit_log", "support", "authz_types")
 
 
 def register(app: Flask) -> None:
+    from idp.console import agencies
     from idp.console import audit_log
     from idp.console import authz_types
     from idp.console import clients
@@ -22,6 +23,6 @@ def register(app: Flask) -> None:
     from idp.console import support
 
     blueprints: list[Blueprint] = [home.bp, clients.bp, staff.bp, dashboard.bp, audit_log.bp, support.bp,
-                                  authz_types.bp]
+                                   authz_types.bp, agencies.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 # (endpoint, roles that open it); the template gives each its words.
 SECTIONS = (
     ("console_clients.index", ("admin",)),
+    ("console_agencies.index", ("admin",)),
     ("console_staff.index", ("admin",)),
     ("console_authz_types.index", ("admin",)),
     ("console_dashboard.index", ("admin", "auditor")),
@@ -33,6 +34,7 @@ def sections_for(held: set[str]) -> list[str]:
 def section_name(endpoint: str) -> str:
     names = {
         "console_clients.index": _("e-Services"),
+        "console_agencies.index": _("Agency APIs"),
         "console_staff.index": _("Staff roles"),
         "console_authz_types.index": _("Transaction types"),
         "console_dashboard.index": _("Dashboard"),

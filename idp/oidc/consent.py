@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,12 +72,14 @@ def list_consents(db: Session, *, user_id: int) -> list[tuple[Consent, Client]]:
 
 
 def withdraw_consent(db: Session, *, user_id: int, client_id: int) -> bool:
-    """Forget the consent and revoke every token the e-Service holds for this person."""
+    """Forget the consent and revoke every token the e-Service holds for this person, and the
+    tokens exchanged from them for other agencies' APIs (RFC 8693: the same family)."""
     row = db.scalar(select(Consent).where(Consent.user_id == user_id, Consent.client_id == client_id))
     if row is None:
         return False
     db.delete(row)
-    tokens.revoke_where(db, Token.user_id == user_id, Token.client_id == client_id)
+    families = select(Token.family).where(Token.user_id == user_id, Token.client_id == client_id)
+    tokens.revoke_where(db, Token.user_id == user_id, or_(Token.client_id == client_id, Token.family.in_(families)))
     audit.record(db, audit.Event.CONSENT_WITHDRAWN, user_id=user_id, client_id=client_id, commit=False)
     _receipt(db, user_id=user_id, client_id=client_id, items=list(row.scopes), given=False)
     db.commit()

@@ -73,7 +73,9 @@ class DPoPTokenValidator(TokenValidator):
     def validate_token(self, token: Token | None, scopes: Any, request: Any) -> None:
         if token is None or token.is_expired() or token.is_revoked():
             raise invalid_token("The access token is expired, revoked or unknown.")
-        if not token.client.active or not token.user.is_active:
+        if not token.client.active or token.user is None or not token.user.is_active:
             raise invalid_token("The access token is expired, revoked or unknown.")
+        if token.resource is not None:  # RFC 8707: a token for another API, not for this IdP
+            raise invalid_token("The access token is meant for another resource.")
         if self.scope_insufficient(token.get_scope(), scopes):
             raise InsufficientScopeError()

@@ -21,6 +21,7 @@ from idp.db import get_session
 from idp.db import utc_now
 from idp.oidc import dpop_requests
 from idp.oidc import dpop_validator
+from idp.oidc import resource_servers
 from idp.oidc import tokens
 from idp.oidc.models import Client
 from idp.oidc.models import Token
@@ -45,7 +46,7 @@ class _Found:
         return self.row.is_expired()
 
     def is_revoked(self) -> bool:
-        return self.row.is_revoked() or not self.row.client.active or not self.row.user.is_active
+        return self.row.is_revoked() or not self.row.client.active or not self.row.holder_active
 
 
 def _require_token(request: Any) -> None:
@@ -90,9 +91,11 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
         return _query(token_string)
 
     def check_permission(self, token: _Found, client: Client, request: Any) -> bool:
-        # Only the client the token was issued to may introspect it; anything else is
-        # answered as inactive, revealing nothing (RFC 7662 §4).
-        return token.check_client(client)
+        # A token meant for an API (RFC 8707) is described to that API only; any other token
+        # only to the client it was issued to. Anyone else hears it is inactive, revealing
+        # nothing (RFC 7662 §4).
+        return resource_servers.may_introspect(get_session(), client, token_resource=token.row.resource,
+                                               token_client_id=token.row.client_id)
 
     def introspect_token(self, token: _Found) -> dict[str, Any]:
         return tokens.introspection_payload(token.row, refresh=token.refresh)
@@ -162,8 +165,12 @@ class BearerTokenValidator(_BearerTokenValidator):
         return tokens.find_access_token(get_session(), token_string)
 
     def validate_token(self, token: Token, scopes: Any, request: Any) -> None:
+        """Authlib's checks, then: the e-Service and the person are active, and the token is for
+        this IdP. A token for another API (RFC 8707 ``aud``) or a client's own token (no person:
+        nothing for userinfo to describe) is refused as ``invalid_token`` (RFC 6750 §3.1)."""
         super().validate_token(token, scopes, request)
-        if not token.client.active or not token.user.is_active:
+        if (not token.client.active or token.user is None or not token.user.is_active
+                or token.resource is not None):
             raise InvalidTokenError(realm=self.realm, extra_attributes=self.extra_attributes)
         if token.dpop_jkt is not None:
             # RFC 9449 §7.2: a DPoP-bound token is worthless without its key, so never as Bearer.

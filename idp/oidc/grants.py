@@ -30,6 +30,7 @@ from idp.disclosure.log import record_disclosure
 from idp.disclosure.log import released_names
 from idp.oidc import dpop_requests
 from idp.oidc import redemption
+from idp.oidc import resource_servers
 from idp.oidc import tokens
 from idp.oidc.authorization_details import types_of
 from idp.oidc.claims import release
@@ -136,6 +137,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             claims=request.requested_claims, requested_acr=request.requested_acr,
             authorization_details=getattr(request, "authorization_details", None) or [],
             dpop_jkt=data.get("dpop_jkt") or None,
+            resource=getattr(request, "resource", None),
             expires_at=utc_now() + dt.timedelta(seconds=int(current_app.config["AUTH_CODE_LIFETIME"])),
         )
         db.add(row)
@@ -171,6 +173,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return None
         return row
 
+    def validate_token_request(self) -> None:
+        """Authlib's checks, then RFC 8707 §2.2: a ``resource`` here must be the one the grant is
+        for (the code's), or name an API when the code named none."""
+        super().validate_token_request()
+        code: AuthorizationCode = self.request.authorization_code
+        self.request.resource = _grant_resource(self.request, pinned=code.resource, scope=code.scope)
+
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
         get_session().commit()  # the row stays, marked used, to detect replays
 
@@ -185,7 +194,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                       authorization_details=list(code.authorization_details or []))
         db = get_session()
         response = tokens.generate(db, client=self.request.client, user=user, scope=scope, context=context,
-                                   dpop_jkt=_jkt(self.request))
+                                   resource=self.request.resource, dpop_jkt=_jkt(self.request))
         if "openid" in str(scope or "").split():  # an ID token follows (OpenIDCode.process_token)
             released = id_token_release(code, self.request.client)
             setattr(g, _ID_TOKEN_CLAIMS, released)
@@ -193,6 +202,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                               acr=code.acr, via=Via.AUTHORIZATION_CODE, reference=context.family,
                               details=list(code.authorization_details or []) or None)
         return response
+
+
+def _grant_resource(request: Any, *, pinned: str | None, scope: str | None) -> str | None:
+    """The ``aud`` of the token a code or refresh request gets (RFC 8707 §2.2).
+
+    A grant authorized for one API stays with it; a grant authorized without one may ask for any
+    registered API that accepts its scopes, one per request.
+
+    :raises InvalidTargetError: several resources, an unknown one, one that does not accept the
+        scope, or another API than the grant's
+    """
+    target = resource_servers.resolve_target(get_session(), request.form.getlist("resource"), scope=scope)
+    if target is None:
+        return pinned
+    if pinned is not None and target.identifier != pinned:
+        raise resource_servers.InvalidTargetError("The grant was authorized for another resource.")
+    return target.identifier
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
@@ -223,8 +249,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         return row
 
-    def authenticate_user(self, refresh_token: Token) -> User:
-        return refresh_token.user
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        return refresh_token.user  # refresh tokens are issued for a person only
 
     def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
                        expires_in: Any = None, include_refresh_token: bool = True) -> dict[str, Any]:
@@ -232,8 +258,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         context = tokens.GrantContext(auth_time=old.auth_time, acr=old.acr, amr=list(old.amr), sid=old.sid,
                                       family=old.family, code_id=old.code_id, claims=old.claims,
                                       authorization_details=list(old.authorization_details or []))
+        resource = _grant_resource(self.request, pinned=old.family_row.resource, scope=scope)
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context,
-                               dpop_jkt=_jkt(self.request))
+                               resource=resource, dpop_jkt=_jkt(self.request))
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         get_session().commit()  # the rotation (see authenticate_refresh_token) with the new tokens

@@ -220,6 +220,8 @@ class AuthorizationCode(Base):
     requested_acr: Mapped[list[str]] = mapped_column(default=list)
     # RFC 9396: the authorization_details the person approved, carried to every token of the code.
     authorization_details: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # RFC 8707: the one registered resource server the tokens of this grant are for (their ``aud``).
+    resource: Mapped[str | None] = mapped_column(String(2048))
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     created_at: Mapped[Created]
@@ -265,10 +267,17 @@ class TokenFamily(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[Created]
     revoked_at: Mapped[dt.datetime | None]
+    # RFC 8707: the resource named at authorization; every token of the grant is for it alone.
+    resource: Mapped[str | None] = mapped_column(String(2048))
 
 
 class Token(Base):
-    """One issued token pair. ``family`` ties every token from one code so reuse revokes them all."""
+    """One issued token pair. ``family`` ties every token from one code so reuse revokes them all.
+
+    ``user_id`` is empty for a ``client_credentials`` token: an agency's back-end acting for
+    itself, with no person behind it. ``resource`` is the token's ``aud`` (RFC 8707; empty: the
+    issuer), ``act`` the RFC 8693 actor of an exchanged token.
+    """
 
     __tablename__ = "tokens"
 
@@ -278,7 +287,7 @@ class Token(Base):
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), index=True
     )
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(Text, default="")
     access_token_hash: Mapped[Hash] = mapped_column(unique=True)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -296,9 +305,11 @@ class Token(Base):
     # RFC 9449 §6: the DPoP key (its RFC 7638 thumbprint) the access token is bound to (``cnf.jkt``);
     # a public client's refresh token is bound to it too (§5). None: a bearer token.
     dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    resource: Mapped[str | None] = mapped_column(String(2048))
+    act: Mapped[dict[str, Any] | None]
 
     client: Mapped[Client] = relationship(lazy="joined")
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
     family_row: Mapped[TokenFamily] = relationship(lazy="joined", innerjoin=True)
 
     # -- Authlib TokenMixin ----------------------------------------------------------------
@@ -317,11 +328,16 @@ class Token(Base):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None or self.family_row.revoked_at is not None
 
-    def get_user(self) -> User:
+    def get_user(self) -> User | None:
         return self.user
 
     def get_client(self) -> Client:
         return self.client
+
+    @property
+    def holder_active(self) -> bool:
+        """The token's person is active (a client's own token has none)."""
+        return self.user is None or self.user.is_active
 
 
 class Consent(Base):

@@ -56,7 +56,7 @@ def redeem_refresh_token(db: Session, row: Token, *, now: dt.datetime) -> bool:
     return int(result.rowcount) == 1  # type: ignore[attr-defined]
 
 
-def revoke_replayed(db: Session, *, family: str, reason: Replay, client_id: int, user_id: int,
+def revoke_replayed(db: Session, *, family: str, reason: Replay, client_id: int, user_id: int | None,
                     now: dt.datetime) -> None:
     """A second use: revoke the family, say so in the audit log (once) and commit."""
     if tokens.revoke_family(db, family, now=now):

@@ -58,40 +58,48 @@ def family_of(code: AuthorizationCode) -> str:
 
 
 def open_family(db: Session, code: AuthorizationCode) -> None:
-    """Write the family row with the code, so a replay can always mark it (see ``redemption``)."""
+    """Write the family row with the code, so a replay can always mark it (see ``redemption``).
+    The family keeps the code's ``resource``: every token of the grant is for that API."""
     db.flush()  # the code's id
-    db.add(TokenFamily(id=family_of(code)))
+    db.add(TokenFamily(id=family_of(code), resource=code.resource))
 
 
-def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext,
-             dpop_jkt: str | None = None) -> dict[str, Any]:
-    """Mint and store an access token (and a refresh token when ``offline_access`` was granted).
+def generate(db: Session, *, client: Client, user: User | None, scope: str, context: GrantContext,
+             dpop_jkt: str | None = None, resource: str | None = None, act: dict[str, Any] | None = None,
+             refresh: bool = True) -> dict[str, Any]:
+    """Mint and store an access token (and a refresh token when ``offline_access`` was granted
+    and ``refresh`` allows one).
 
     :param dpop_jkt: the thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6: the
         access token gets ``cnf.jkt`` and ``token_type`` is ``DPoP``)
+    :param user: ``None`` for a client's own token (``client_credentials``): its ``sub`` is the
+        client (RFC 9068 §2.2) and it says nothing of a person's authentication
+    :param resource: the registered API the token is for (RFC 8707): its ``aud``, instead of the issuer
+    :param act: the RFC 8693 §4.1 actor of an exchanged token
     """
     cfg = current_app.config
     now = utc_now()
     lifetime = int(cfg["ACCESS_TOKEN_LIFETIME"])
-    claims = {
+    claims: dict[str, Any] = {
         "iss": cfg["ISSUER"],
-        "sub": subject_for(user, client),
-        "aud": cfg["ISSUER"],
+        "sub": subject_for(user, client) if user is not None else client.client_id,
+        "aud": resource or cfg["ISSUER"],
         "client_id": client.client_id,
         "iat": int(now.timestamp()),
         "exp": int(now.timestamp()) + lifetime,
         "jti": random_token(16),
         "scope": scope,
-        "auth_time": int(context.auth_time.timestamp()),
-        "acr": context.acr,
-        "amr": context.amr,
     }
+    if user is not None:
+        claims.update(auth_time=int(context.auth_time.timestamp()), acr=context.acr, amr=context.amr)
     if context.sid:
         claims["sid"] = context.sid
     if context.authorization_details:  # RFC 9396 §9.1: in a JWT access token, as a claim
         claims["authorization_details"] = context.authorization_details
     if dpop_jkt:
         claims["cnf"] = {"jkt": dpop_jkt}
+    if act:
+        claims["act"] = act
     key = current_app.extensions["idp.keyring"].signing_key(ACCESS_TOKEN_ALG)
     access_token = jwt.encode({"alg": ACCESS_TOKEN_ALG, "typ": "at+jwt", "kid": key.kid}, claims, key)
     response: dict[str, Any] = {"access_token": access_token, "token_type": "DPoP" if dpop_jkt else "Bearer",
@@ -99,14 +107,18 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
     if context.authorization_details:  # RFC 9396 §7: the token response says what the token allows
         response["authorization_details"] = context.authorization_details
     row = Token(
-        family=context.family, code_id=context.code_id, client_id=client.id, user_id=user.id, scope=scope,
+        family=context.family, code_id=context.code_id, client_id=client.id,
+        user_id=user.id if user is not None else None, scope=scope,
         access_token_hash=hash_secret(access_token), issued_at=now,
         access_expires_at=now + dt.timedelta(seconds=lifetime),
         auth_time=context.auth_time, acr=context.acr, amr=context.amr, sid=context.sid, claims=context.claims,
         authorization_details=context.authorization_details,
         dpop_jkt=dpop_jkt,
+        resource=resource,
     )
-    if "offline_access" in scope.split():
+    if act:
+        row.act = act  # left unset otherwise: SQL NULL, which "exchanged tokens" queries rely on
+    if refresh and user is not None and "offline_access" in scope.split():
         refresh_token = random_token(32)
         row.refresh_token_hash = hash_secret(refresh_token)
         row.refresh_expires_at = now + dt.timedelta(seconds=int(cfg["REFRESH_TOKEN_LIFETIME"]))
@@ -114,6 +126,13 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
     db.add(row)
     db.flush()
     return response
+
+
+def open_machine_family(db: Session, prefix: str) -> str:
+    """A family of its own for a token not issued from a code (``client_credentials``)."""
+    family = f"{prefix}:{random_token(16)}"
+    db.add(TokenFamily(id=family))
+    return family
 
 
 def find_access_token(db: Session, value: str) -> Token | None:
@@ -156,11 +175,13 @@ def refresh_is_usable(row: Token) -> bool:
     now = utc_now()
     return (not row.is_revoked() and row.refresh_used_at is None
             and row.refresh_expires_at is not None and row.refresh_expires_at > now
-            and row.client.active and row.user.is_active)
+            and row.client.active and row.holder_active)
 
 
 def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
-    """RFC 7662 §2.2 members, plus ``acr``/``auth_time`` so an API can apply RFC 9470."""
+    """RFC 7662 §2.2 members, plus ``acr``/``auth_time`` so an API can apply RFC 9470, and the
+    RFC 8693 ``act`` of an exchanged token. A client's own token has no person: its ``sub`` is the
+    client (as in the JWT) and nothing about an authentication."""
     exp = row.refresh_expires_at if refresh and row.refresh_expires_at else row.access_expires_at
     payload: dict[str, Any] = {
         "active": True,
@@ -169,12 +190,9 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
         "token_type": "refresh_token" if refresh else ("DPoP" if row.dpop_jkt else "Bearer"),
         "exp": int(exp.timestamp()),
         "iat": int(row.issued_at.timestamp()),
-        "sub": subject_for(row.user, row.client),
-        "aud": current_app.config["ISSUER"],
+        "sub": subject_for(row.user, row.client) if row.user is not None else row.client.client_id,
+        "aud": row.resource or current_app.config["ISSUER"],
         "iss": current_app.config["ISSUER"],
-        "auth_time": int(row.auth_time.timestamp()),
-        "acr": row.acr,
-        "amr": list(row.amr),
     }
     if row.authorization_details:  # RFC 9396 §9.2
         payload["authorization_details"] = row.authorization_details
@@ -182,6 +200,10 @@ def introspection_payload(row: Token, *, refresh: bool) -> dict[str, Any]:
         # RFC 9449 §6.2: the key a DPoP-bound token is bound to, for the resource server to check
         # against the proof; a confidential client's refresh token is not bound (§5).
         payload["cnf"] = {"jkt": row.dpop_jkt}
+    if row.user is not None:
+        payload.update(auth_time=int(row.auth_time.timestamp()), acr=row.acr, amr=list(row.amr))
+    if row.act:
+        payload["act"] = row.act
     return payload
 
 

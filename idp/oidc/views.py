@@ -41,6 +41,7 @@ from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
 from idp.oidc import dpop_requests
+from idp.oidc import resource_servers
 from idp.oidc import storage
 from idp.oidc.authorization_details import parse_authorization_details
 from idp.oidc.authorization_details import render_details
@@ -96,6 +97,9 @@ def authorize() -> Response | tuple[str, int] | str:
     ctx = auth_session.current(db)
     try:
         grant, params, decision = _validate_authorization(db, ctx)
+        # RFC 8707: the one registered API the tokens will be for, checked before anyone is asked.
+        target = resource_servers.resolve_target(db, request.values.getlist("resource"),
+                                                 scope=grant.request.scope, redirect_uri=grant.redirect_uri)
     except OAuth2Error as err:
         return _error(err, ctx)
     except ValueError:
@@ -125,6 +129,7 @@ def authorize() -> Response | tuple[str, int] | str:
     grant.request.requested_acr = params.acr_values[:10]
     grant.request.acr = decision.acr.acr or ctx.acr
     grant.request.authorization_details = details
+    grant.request.resource = target.identifier if target else None
     return _finish(grant, ctx.user)
 
 

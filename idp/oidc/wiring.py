@@ -13,6 +13,7 @@ from idp.extensions import authorization
 from idp.extensions import require_oauth
 from idp.keyring import Keyring
 from idp.oidc.client_auth import PrivateKeyJWT
+from idp.oidc.client_credentials import ClientCredentialsGrant
 from idp.oidc.client_methods import OneMethodClientAuthentication
 from idp.oidc.dpop_validator import DPoPTokenValidator
 from idp.oidc.endpoints import BearerTokenValidator
@@ -25,6 +26,7 @@ from idp.oidc.grants import RefreshTokenGrant
 from idp.oidc.grants import S256CodeChallenge
 from idp.oidc.storage import query_client
 from idp.oidc.storage import save_token
+from idp.oidc.token_exchange import TokenExchangeGrant
 from idp.oidc.views import bp
 
 __all__ = ["bp", "init_app"]
@@ -48,6 +50,8 @@ def init_app(app: Flask) -> None:
     authorization.register_client_auth_method("private_key_jwt", PrivateKeyJWT())
     authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode()])
     authorization.register_grant(RefreshTokenGrant)
+    authorization.register_grant(ClientCredentialsGrant)
+    authorization.register_grant(TokenExchangeGrant)
     authorization.register_endpoint(RevocationEndpoint)
     authorization.register_endpoint(IntrospectionEndpoint)
     authorization.register_endpoint(EndSessionEndpoint)

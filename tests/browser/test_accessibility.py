@@ -21,12 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from idp.accounts import roles
 from idp.accounts.service import find_by_email
 from idp.db import get_session
 from idp.disclosure import log
 from idp.disclosure import receipts
+from idp.oidc import resource_servers
+from idp.oidc.clients import store_client
+from idp.oidc.clients import validate_metadata
+from idp.oidc.models import Client
 from idp.proofing import service as proofing
 from idp.proofing import thai_id
 from idp.proofing.verifiers import Evidence
@@ -98,6 +103,7 @@ PAGES = (
     Check("client", "/console/clients/{client}"),
     Check("client-check", "/console/clients/{client}/check"),
     Check("client-form", "/console/clients/new"),
+    Check("agencies", "/console/agencies/"),
     Check("audit", "/console/audit/"),
     Check("dashboard", "/console/dashboard/"),
     Check("staff", "/console/staff/"),
@@ -150,6 +156,7 @@ def _seed(live: LiveIdp) -> dict[str, str]:
             config=live.app.config, verifier=FileRegistry({}), send_code=lambda to, code: codes.append(code))
         proofing.confirm_binding(db, own, codes[0], config=live.app.config)
         live.app.config["PROOFING_CHIP_ISSUERS_JWKS"] = str(ISSUERS_JWKS)
+        _seed_agencies(db, staff.id, rp.client.client_id)
         _, challenge = pkce_pair()
         payment = [{"type": "th_gov_service_request", "service": "passport_renewal", "reference": "ABC-123",
                     "amount": "1250.00", "currency": "THB"}]
@@ -168,6 +175,20 @@ def _seed(live: LiveIdp) -> dict[str, str]:
                        now=dt.datetime.now(dt.UTC))
         db.commit()
     return rows
+
+
+def _seed_agencies(db: Any, user_id: int, client_id: str) -> None:
+    """An agency API, an allowed exchange and one exchange the citizen sees ("on your behalf")."""
+    api = store_client(db, validate_metadata({"client_name": "Civil registration API",
+                                              "redirect_uris": ["https://api.civil.example/cb"]}), join_sector=True)
+    rp = db.scalar(select(Client).where(Client.client_id == client_id))
+    server = resource_servers.register(db, identifier="https://api.civil.example/", name="Civil registration API",
+                                       name_th="API ทะเบียนราษฎร", scopes=["profile"], client=api.client)
+    resource_servers.allow_exchange(db, rp, server)
+    resource_servers.set_machine_scopes(db, rp, ["land:read"])
+    resource_servers.record_data_use(db, user_id=user_id, client=rp, source_client_id=rp.id, server=server,
+                                     scope="profile")
+    db.commit()
 
 
 @dataclass

@@ -9,7 +9,8 @@ def test_discovery_lists_what_is_implemented(client):
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["claims_parameter_supported"] is True
-    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token"}
+    assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials",
+                                                 "urn:ietf:params:oauth:grant-type:token-exchange"}
     assert "urn:th:digitalid:ial2:aal2" in meta["acr_values_supported"] and len(meta["acr_values_supported"]) == 9
     for key in ("end_session_endpoint", "introspection_endpoint", "revocation_endpoint", "userinfo_endpoint"):
         assert meta[key].startswith("http://localhost/")

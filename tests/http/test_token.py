@@ -209,11 +209,18 @@ def test_refresh_cannot_widen_scope(client, rp):
     assert response.json["error"] == "invalid_scope"
 
 
-@pytest.mark.parametrize("grant_type", ["password", "client_credentials", "implicit", ""])
+@pytest.mark.parametrize("grant_type", ["password", "implicit", ""])
 def test_unsupported_grant_types(client, rp, grant_type):
     response = client.post("/token", data={"grant_type": grant_type},
                            headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
     assert response.status_code == 400 and response.json["error"] == "unsupported_grant_type"
+
+
+def test_client_credentials_needs_the_operators_grant(client, rp):
+    """Supported (issue 13), only for the scopes the operator granted: none here (test_client_credentials.py)."""
+    response = client.post("/token", data={"grant_type": "client_credentials"},
+                           headers={"Authorization": basic(rp.client.client_id, rp.client_secret)})
+    assert response.status_code == 400 and response.json["error"] == "unauthorized_client"
 
 
 # -- private_key_jwt --------------------------------------------------------------------------

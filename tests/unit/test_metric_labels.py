@@ -33,7 +33,9 @@ def test_an_audit_event_counts_once_under_fixed_labels(event, details, name, lab
 
 @pytest.mark.parametrize("grant_type,label", [("authorization_code", "authorization_code"),
                                                ("refresh_token", "refresh_token"),
-                                               ("client_credentials", "other"), (None, "other"),
+                                               ("client_credentials", "client_credentials"),
+                                               ("urn:ietf:params:oauth:grant-type:token-exchange", "token_exchange"),
+                                               ("password", "other"), (None, "other"),
                                                ("x" * 500, "other")])
 def test_token_grant_types_outside_the_vocabulary_are_other(grant_type, label):
     before = _value("idp_tokens_issued_total", grant_type=label)
