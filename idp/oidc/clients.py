@@ -44,6 +44,14 @@ class NewClient:
     client_secret: str | None
 
 
+def new_client_id() -> str:
+    """A random client_id that never starts with ``-``, so that ``idp clients check ID`` and other
+    command lines do not take it for an option (one id in 64 did)."""
+    while (candidate := random_token(18)).startswith("-"):
+        pass
+    return candidate
+
+
 def check_redirect_uri(uri: str, *, error: str = "invalid_redirect_uri") -> str:
     """https, or http on a loopback host; absolute; no fragment (RFC 6749 §3.1.2)."""
     try:
@@ -276,7 +284,7 @@ def store_client(db: Session, metadata: dict[str, Any], *, trusted: bool = False
     """
     shared = _check_sector(db, metadata, client=None, join_sector=join_sector)
     secret = random_token(32) if uses_secret(metadata) else None
-    client = Client(client_id=random_token(18), client_secret_hash=hash_secret(secret) if secret else None,
+    client = Client(client_id=new_client_id(), client_secret_hash=hash_secret(secret) if secret else None,
                     name=str(metadata["client_name"]), client_metadata=metadata, trusted=trusted,
                     require_pkce=require_pkce, status=status, review_reasons=list(review_reasons or []),
                     initial_token=initial_token)
