@@ -10,7 +10,7 @@ def test_discovery_lists_what_is_implemented(client):
     assert meta["authorization_response_iss_parameter_supported"] is True
     assert meta["claims_parameter_supported"] is True
     assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token"}
-    assert "urn:th:digitalid:ial2:aal2" in meta["acr_values_supported"] and len(meta["acr_values_supported"]) == 9
+    assert "urn:th:digitalid:ial2:aal2" in meta["acr_values_supported"] and len(meta["acr_values_supported"]) == 9 + 39
     for key in ("end_session_endpoint", "introspection_endpoint", "revocation_endpoint", "userinfo_endpoint"):
         assert meta[key].startswith("http://localhost/")
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]
