@@ -16,6 +16,7 @@ from idp.cli import fail
 from idp.db import get_session
 from idp.oidc import client_check
 from idp.oidc.clients import AUTH_METHODS
+from idp.oidc.clients import DEFAULT_SCOPE
 from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import create_client
@@ -51,13 +52,16 @@ def clients_group() -> None:
               help="Operator decision: this e-Service may receive the national ID number (scope national_id).")
 @click.option("--dpop", "dpop_bound", is_flag=True,
               help="Every token request must carry a DPoP proof (dpop_bound_access_tokens, RFC 9449).")
+@click.option("--scope", "scopes", multiple=True,
+              help="A scope it may ask for (repeatable; default: openid profile email phone address offline_access),"
+                   " e.g. ThaID's pid ial given_name_en (docs/thaid-migration.md).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
                 default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
-                dpop_bound: bool, as_json: bool) -> None:
+                dpop_bound: bool, scopes: tuple[str, ...], as_json: bool) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -73,7 +77,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             trusted=trusted, require_pkce=not no_pkce,
                             default_acr_values=list(default_acr_values),
                             national_id_allowed=allow_national_id, join_sector=join_sector,
-                            dpop_bound_access_tokens=dpop_bound)
+                            dpop_bound_access_tokens=dpop_bound,
+                            scope=" ".join(dict.fromkeys(("openid", *scopes))) if scopes else DEFAULT_SCOPE)
     except ClientMetadataError as exc:
         fail(exc.description)
         return

@@ -78,7 +78,8 @@ def status(*, ctx: AuthContext) -> Response | str:
     return render_template("proofing/status.html", ctx=ctx, case=case, reasons=reasons, wanted=wanted,
                            next=next_url, back=_back(next_url), explain=messages.reason,
                            wanted_etda=None if reached else wanted_etda,
-                           wanted_etda_words=wording.etda_ial_words(wanted_etda, levels.policy()) if wanted_etda else "")
+                           wanted_etda_words=wording.etda_ial_words(wanted_etda, levels.policy())
+                           if wanted_etda else "")
 
 
 def _etda_reached(db: Session, ctx: AuthContext, wanted: Decimal | None) -> bool:
