@@ -357,6 +357,11 @@ def test_verified_claims_in_etda_form_when_asked_for_that_framework(app, client,
     first, second = _decode(client, body["id_token"])["verified_claims"]
     assert first["verification"] == {"trust_framework": "th_etda_digital_id", "assurance_level": "2.3"}
     assert second["verification"] == {"trust_framework": "nist_800_63A", "assurance_level": "IAL2"}
+    # Evidence, when asked, is OIDC4IDA's: the level policy's own ``checks`` list stays inside.
+    body = full_flow(client, rp.client.client_id, rp.client_secret, claims=json.dumps(
+        {"id_token": {"verified_claims": _vc(trust_framework={"value": "th_etda_digital_id"}, evidence=None)}}))
+    [evidence] = _decode(client, body["id_token"])["verified_claims"]["verification"]["evidence"]
+    assert "checks" not in evidence and evidence["check_details"][0]["check_method"] == "vri"
 
 
 def test_verified_claims_default_to_etda_form_for_an_etda_acr(app, client, rp, user):
