@@ -303,10 +303,11 @@ def filter_verified_claims(held: dict[str, Any], spec: dict[str, Any],
     for element in ("time", "evidence"):
         if element in verification_spec and verification.get(element):
             out[element] = verification[element]
-    if isinstance(out.get("evidence"), list):
+    evidence = out.get("evidence")
+    if isinstance(evidence, list):
         # ``checks`` is this IdP's own record for the level policy (idp/proofing/levels.py), not OIDC4IDA.
         out["evidence"] = [{k: v for k, v in e.items() if k != "checks"} if isinstance(e, dict) else e
-                           for e in out["evidence"]]
+                           for e in evidence]
     return {"verification": out, "claims": claims}
 
 
