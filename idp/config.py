@@ -85,6 +85,14 @@ DEFAULTS: dict[str, Any] = {
     "PROOFING_FACE_MAX_ATTEMPTS": 3,  # failed face checks per case before only a counter can help
     "PROOFING_CHIP_ISSUERS_JWKS": None,  # JWKS file of the card issuer's keys; unset: no chip reads
     "UPLOAD_MAX_CONTENT_LENGTH": 4 * 1024 * 1024,  # a selfie or a chip read (idp.request_guard)
+    # ETDA levels (docs/assurance.md §2a): the level policy file, the packaged default when unset
+    "ETDA_LEVELS_FILE": None,
+    # The evidence checks remote proofing performs here (idp.assurance.etda.EvidenceCheck): what a
+    # person can reach in one visit when an e-Service asks for an ETDA IAL. Unset: derived from the
+    # face verifier and chip issuer settings (idp.levels.remote_checks).
+    "PROOFING_REMOTE_CHECKS": None,
+    # verified_claims.verification.trust_framework for the ETDA form (docs/thaid-migration.md)
+    "ETDA_TRUST_FRAMEWORK": "th_etda_digital_id",
     "OPEN_DATA_MIN_COUNT": 10,  # /open-data/: counts from 1 to this minus one are suppressed
     # A rotated client secret keeps working this long, so the e-Service can deploy the new one.
     "CLIENT_SECRET_GRACE_SECONDS": 7 * 24 * 3600,
@@ -118,7 +126,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-LIST_SETTINGS = ("LANGUAGES", "WEBAUTHN_TRUST_ANCHORS", "WEBAUTHN_AAGUIDS", "METRICS_ALLOW")
+LIST_SETTINGS = ("LANGUAGES", "WEBAUTHN_TRUST_ANCHORS", "WEBAUTHN_AAGUIDS", "METRICS_ALLOW", "PROOFING_REMOTE_CHECKS")
 
 
 class ConfigError(RuntimeError):
@@ -152,6 +160,9 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["OUTBOUND_ALLOW_LOOPBACK"] = (is_loopback_host(urlsplit(app.config["ISSUER"]).hostname or "")
                                              if allow_loopback is None else _flag(allow_loopback))
     check(app.config)
+    from idp import levels
+
+    levels.init_app(app)  # the ETDA level policy file: checked here, so a bad one stops the start
     app.config["METRICS_ALLOW_NETWORKS"] = [ipaddress.ip_network(v, strict=False) for v in app.config["METRICS_ALLOW"]]
     secure = app.config["ISSUER"].startswith("https://")
     if secure:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
@@ -34,6 +35,7 @@ from werkzeug.wrappers import Response
 
 from idp.accounts import session as auth_session
 from idp.accounts.session import PENDING_MARKER
+from idp.assurance.levels import level_text
 from idp.authn.security import may_manage
 from idp.db import get_session
 from idp.http import CSP
@@ -92,11 +94,14 @@ def declined(target: str) -> str:
 
 
 def to_signin(args: dict[str, list[str]], *, login_hint: str | None = None, step_up: int | None = None,
-              proof: int | None = None) -> Response:
+              proof: int | None = None, step_up_etda: Decimal | None = None,
+              proof_etda: Decimal | None = None) -> Response:
     """From the authorization endpoint to the step the request needs, with the request as ``next``.
 
     Sign-in by default; with ``step_up`` the page that asks only for the missing factor (or offers
-    to add one); with ``proof`` identity proofing. Each comes back to the request once done.
+    to add one); with ``proof`` identity proofing. Each comes back to the request once done. The
+    ETDA levels, when the request named them, go along (``etda_aal``, ``etda_ial``) so that the
+    page knows when it is done.
     """
     marker = cookie.get(PENDING_MARKER) or auth_session.new_marker()
     cookie[PENDING_MARKER] = marker
@@ -104,9 +109,11 @@ def to_signin(args: dict[str, list[str]], *, login_hint: str | None = None, step
     args[FRESH_PARAM] = [marker]
     target = url_for("oidc.authorize") + "?" + urlencode(args, doseq=True)
     if step_up:
-        return redirect(url_for("authn.step_up", aal=step_up, next=target))
+        etda_aal = level_text(step_up_etda) if step_up_etda is not None else None
+        return redirect(url_for("authn.step_up", aal=step_up, etda_aal=etda_aal, next=target))
     if proof:
-        return redirect(url_for("proofing.status", level=proof, next=target))
+        etda_ial = level_text(proof_etda) if proof_etda is not None else None
+        return redirect(url_for("proofing.status", level=proof, etda_ial=etda_ial, next=target))
     signin_args: dict[str, str] = {"next": target}
     if login_hint:
         signin_args["login_hint"] = login_hint

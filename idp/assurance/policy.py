@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field
+from decimal import Decimal
 from typing import Any
 
 from idp.assurance.levels import AAL
+from idp.assurance.levels import AAL_LEVELS
 from idp.assurance.levels import ACR_PREFIX
+from idp.assurance.levels import IAL_LEVELS
 from idp.assurance.levels import acr_value
+from idp.assurance.levels import band
+from idp.assurance.levels import etda_acr_value
+from idp.assurance.levels import parse_level
 
 # Factor methods, as stored in the session.
 PASSWORD = "pwd"
@@ -173,6 +180,64 @@ def parse_acr(value: str) -> tuple[int, int] | None:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """What one ``acr`` value asks for: a minimum on each axis it names.
+
+    NIST values name both integers (``ial2:aal2``); ETDA values name one axis or both
+    (``ial:2.3``, ``aal:2.2``, ``ial:2.3:aal:2.2``). An ETDA level implies its NIST band (2.3 →
+    IAL2): the level policy never grants an ETDA level above the NIST level of the same facts.
+    """
+
+    ial: int = 0
+    aal: int = 0
+    etda_ial: Decimal | None = None
+    etda_aal: Decimal | None = None
+
+    @property
+    def nist_ial(self) -> int:
+        return max(self.ial, band(self.etda_ial))
+
+    @property
+    def nist_aal(self) -> int:
+        return max(self.aal, band(self.etda_aal))
+
+    @property
+    def etda(self) -> bool:
+        return self.etda_ial is not None or self.etda_aal is not None
+
+    def implies(self, other: Requirement) -> bool:
+        """Meeting this value always meets ``other`` (a request may raise the operator's floor only)."""
+        return (self.nist_ial >= other.nist_ial and self.nist_aal >= other.nist_aal
+                and _at_least(self.etda_ial, other.etda_ial) and _at_least(self.etda_aal, other.etda_aal))
+
+
+def _at_least(have: Decimal | None, wanted: Decimal | None) -> bool:
+    return wanted is None or (have is not None and have >= wanted)
+
+
+def parse_requirement(value: str) -> Requirement | None:
+    """Any ``acr`` value this IdP knows (NIST or ETDA form); ``None`` for anything else (ignored)."""
+    nist = parse_acr(value)
+    if nist is not None:
+        return Requirement(ial=nist[0], aal=nist[1])
+    if not value.startswith(ACR_PREFIX):
+        return None
+    parts = value[len(ACR_PREFIX):].split(":")
+    if len(parts) not in (2, 4) or len(value) > 64:
+        return None
+    levels: dict[str, Decimal] = {}
+    for axis, text in zip(parts[::2], parts[1::2], strict=True):
+        allowed = {"ial": IAL_LEVELS, "aal": AAL_LEVELS}.get(axis)
+        level = parse_level(text, allowed) if allowed and axis not in levels else None
+        if level is None:
+            return None
+        levels[axis] = level
+    if len(parts) == 4 and list(levels) != ["ial", "aal"]:
+        return None
+    return Requirement(etda_ial=levels.get("ial"), etda_aal=levels.get("aal"))
+
+
+@dataclass(frozen=True)
 class AcrRequest:
     """What the RP (``acr_values``, the ``claims`` parameter) and the operator (the client's
     ``default_acr_values``) asked for."""
@@ -184,22 +249,60 @@ class AcrRequest:
 
 @dataclass(frozen=True)
 class AcrOutcome:
-    """``acr`` to issue now; else ``step_up`` (the AAL to reach) or ``proof`` (the IAL to reach by
-    remote proofing); else ``unmet``."""
+    """``acr`` to issue now; else ``step_up`` (the AAL to reach; ``step_up_etda`` the ETDA AAL, if
+    named) or ``proof`` (the IAL to reach by remote proofing; ``proof_etda``); else ``unmet``."""
 
     acr: str | None = None
     step_up: int | None = None
     proof: int | None = None
     target: str | None = None
     unmet: bool = False
+    step_up_etda: Decimal | None = None
+    proof_etda: Decimal | None = None
 
 
-def _satisfies(ial: int, aal: int, wanted: tuple[int, int]) -> bool:
-    return ial >= wanted[0] and aal >= wanted[1]
+@dataclass(frozen=True)
+class Etda:
+    """The person's ETDA levels beside the NIST integers (``None``: no rule of the policy applies).
+
+    :param reachable_aal: what their enrolled authenticators could give
+    :param provable_ial: what remote proofing in this visit can give
+    """
+
+    ial: Decimal | None = None
+    aal: Decimal | None = None
+    reachable_aal: Decimal | None = None
+    provable_ial: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class _Standing:
+    ial: int
+    aal: int
+    reachable_aal: int
+    provable_ial: int
+    etda: Etda = field(default_factory=Etda)
+
+    def identity(self, r: Requirement) -> bool:
+        return self.ial >= r.nist_ial and _at_least(self.etda.ial, r.etda_ial)
+
+    def sign_in(self, r: Requirement) -> bool:
+        return self.aal >= r.nist_aal and _at_least(self.etda.aal, r.etda_aal)
+
+    def reachable(self, r: Requirement) -> bool:
+        return self.reachable_aal >= r.nist_aal and _at_least(_max(self.etda.reachable_aal, self.etda.aal), r.etda_aal)
+
+    def provable(self, r: Requirement) -> bool:
+        return (r.nist_ial <= max(self.ial, self.provable_ial)
+                and _at_least(_max(self.etda.ial, self.etda.provable_ial), r.etda_ial))
+
+
+def _max(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int,
-               provable_ial: int = 0) -> AcrOutcome:
+               provable_ial: int = 0, etda: Etda | None = None) -> AcrOutcome:
     """Choose the ``acr`` to issue, the AAL to step up to, or that the request cannot be met.
 
     Requested values below the operator's floor are dropped (a request raises the floor, never
@@ -210,34 +313,43 @@ def decide_acr(request: AcrRequest, *, ial: int, aal: int, reachable_aal: int,
     the floor, if there is one, else to what was achieved (never overstated); a floor or an
     essential request that cannot be reached is unmet. A value that needs a higher IAL than the
     account has is reachable when ``provable_ial`` (what proofing in this visit can give) covers it.
+    ETDA values (``urn:th:digitalid:ial:2.3``) are judged on ``etda`` and their NIST band alike.
     """
-    achieved = acr_value(ial, aal) if aal else None
-    floor = [p for p in (parse_acr(v) for v in request.floor) if p]
-    wanted = [(v, p) for v, p in ((v, parse_acr(v)) for v in request.values) if p]
+    standing = _Standing(ial=ial, aal=aal, reachable_aal=reachable_aal, provable_ial=provable_ial,
+                         etda=etda or Etda())
+    floor = [(v, r) for v, r in ((v, parse_requirement(v)) for v in dict.fromkeys(request.floor)) if r]
+    wanted = [(v, r) for v, r in ((v, parse_requirement(v)) for v in request.values) if r]
+    achieved = _achieved(standing, etda_form=bool(wanted) and wanted[0][1].etda)
     if floor:
-        wanted = [(v, p) for v, p in wanted if any(_satisfies(p[0], p[1], f) for f in floor)]
+        wanted = [(v, r) for v, r in wanted if any(r.implies(f) for _, f in floor)]
     mandatory = request.essential and bool(request.values)
     if not wanted and floor:
-        wanted = [(acr_value(*f), f) for f in floor]
+        wanted = list(floor)
         mandatory = True
     if not wanted:
         if request.essential and request.values:
             return AcrOutcome(unmet=True)  # essential, but nothing this IdP knows
         return AcrOutcome(acr=achieved)
-    outcome = _first_met_or_reachable(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal,
-                                      provable_ial=provable_ial)
+    outcome = _first_met_or_reachable(wanted, standing)
     if outcome is None and floor and not mandatory:
         # Voluntary values out of reach never fall below the floor.
-        outcome = _first_met_or_reachable([(acr_value(*f), f) for f in floor], ial=ial, aal=aal,
-                                          reachable_aal=reachable_aal, provable_ial=provable_ial)
+        outcome = _first_met_or_reachable(list(floor), standing)
         mandatory = True
     if outcome is not None:
         return outcome
     return AcrOutcome(unmet=True) if mandatory else AcrOutcome(acr=achieved)
 
 
-def _first_met_or_reachable(wanted: list[tuple[str, tuple[int, int]]], *, ial: int, aal: int,
-                            reachable_aal: int, provable_ial: int) -> AcrOutcome | None:
+def _achieved(s: _Standing, *, etda_form: bool) -> str | None:
+    """What the session achieved, never overstated: in ETDA form when the RP asked in it."""
+    if not s.aal:
+        return None
+    if etda_form and s.etda.ial is not None and s.etda.aal is not None:
+        return etda_acr_value(s.etda.ial, s.etda.aal)
+    return acr_value(s.ial, s.aal)
+
+
+def _first_met_or_reachable(wanted: list[tuple[str, Requirement]], s: _Standing) -> AcrOutcome | None:
     """The first value, in the RP's order of preference (OIDC Core §5.5.1.1), that is met or can be
     reached in this visit.
 
@@ -245,12 +357,12 @@ def _first_met_or_reachable(wanted: list[tuple[str, tuple[int, int]]], *, ial: i
     authenticator the person already has (which they may decline, and get the met value); they are
     never sent into proofing for it, which is no small detour for a preference.
     """
-    met = next((value for value, pair in wanted if _satisfies(ial, aal, pair)), None)
-    for value, pair in wanted:
+    met = next((value for value, r in wanted if s.identity(r) and s.sign_in(r)), None)
+    for value, r in wanted:
         if value == met:
             return AcrOutcome(acr=value)
-        if ial >= pair[0] and reachable_aal >= pair[1]:
-            return AcrOutcome(step_up=pair[1], target=value)
-        if met is None and ial < pair[0] <= provable_ial and reachable_aal >= pair[1]:
-            return AcrOutcome(proof=pair[0], target=value)
+        if s.identity(r) and s.reachable(r):
+            return AcrOutcome(step_up=max(r.nist_aal, 1), step_up_etda=r.etda_aal, target=value)
+        if met is None and not s.identity(r) and s.provable(r) and s.reachable(r):
+            return AcrOutcome(proof=max(r.nist_ial, 2), proof_etda=r.etda_ial, target=value)
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint
@@ -19,10 +20,14 @@ from werkzeug.wrappers import Response
 
 from idp import clock
 from idp import journey
+from idp import levels
 from idp.accounts import session as auth_session
 from idp.accounts.messages import place_label
 from idp.accounts.session import AuthContext
 from idp.assurance import policy
+from idp.assurance.levels import AAL_LEVELS
+from idp.assurance.levels import level_text
+from idp.assurance.levels import parse_level
 from idp.assurance.policy import Factor
 from idp.authn import messages
 from idp.authn import qr
@@ -47,6 +52,11 @@ def _target() -> int:
     return int(raw) if raw in ("1", "2", "3") else 2
 
 
+def _etda_target() -> Decimal | None:
+    """The ETDA AAL the request named (``etda_aal=2.2``), if any: the page is done only at it."""
+    return parse_level(request.values.get("etda_aal"), AAL_LEVELS)
+
+
 @bp.route("/signin/more", methods=["GET", "POST"])
 @journey.signed_in
 def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
@@ -54,9 +64,10 @@ def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
     db = get_session()
     next_url = journey.next_url()
     target = _target()
+    etda_target = _etda_target()
     # ``with=webauthn``: the level must include a passkey or security key (the admin console's rule).
     key_needed = request.values.get("with") == policy.WEBAUTHN
-    if ctx.aal() >= target and (not key_needed or ctx.used_webauthn(target)):
+    if _done(ctx, target, etda_target) and (not key_needed or ctx.used_webauthn(target)):
         return journey.resume(next_url)
     have = enrolled(db, ctx.user)
     error = None
@@ -68,22 +79,33 @@ def step_up(*, ctx: AuthContext) -> Response | str | tuple[str, int]:
         attempt = _check_factor(ctx, method)
         if attempt is not None and attempt.factor is not None:
             new = auth_session.add_factor(db, ctx, attempt.factor)
-            if new.aal() >= target and not key_needed:
+            if _done(new, target, etda_target) and not key_needed:
                 return journey.resume(next_url)
             ctx = new
         elif attempt is not None:
             error, status = messages.refusal(method, attempt.verdict), 400 if attempt.verdict.allowed else 429
         else:
             error, status = _("Choose a way to confirm it is you."), 400
-    options = steps.options_for(ctx, target, have)
+    rules = levels.policy()
+    options = steps.options_for(ctx, target, have, etda_target=etda_target, rules=rules)
     if key_needed:
         options = [policy.WEBAUTHN] if have.webauthn else []
     # Nothing the person has can give the level an e-Service needs: offer to add a passkey or an app
     # here, on the way (staff pages keep asking for an authenticator added on the Security page).
-    enrol = not options and not key_needed and steps.may_enrol(target, have) and journey.in_journey()
+    enrol = (not options and not key_needed and journey.in_journey()
+             and steps.may_enrol(target, have, etda_target=etda_target, rules=rules))
     return render_template("authn/step_up.html", ctx=ctx, target=target, options=options, next=next_url,
                            error=error, uv=steps.webauthn_uv_needed(ctx, target), key_needed=key_needed,
-                           enrol=enrol), status
+                           enrol=enrol, etda_target=level_text(etda_target) if etda_target else None), status
+
+
+def _done(ctx: AuthContext, target: int, etda_target: Decimal | None) -> bool:
+    if ctx.aal() < target:
+        return False
+    if etda_target is None:
+        return True
+    reached = levels.session_aal(ctx)
+    return reached is not None and reached >= etda_target
 
 
 def _check_factor(ctx: AuthContext, method: str) -> Attempt | None:

@@ -16,6 +16,7 @@ from idp.cli import fail
 from idp.db import get_session
 from idp.oidc import client_check
 from idp.oidc.clients import AUTH_METHODS
+from idp.oidc.clients import DEFAULT_SCOPE
 from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import create_client
@@ -57,13 +58,16 @@ def clients_group() -> None:
                    "(OIDC Back-Channel Logout; https, or http on localhost for development).")
 @click.option("--backchannel-logout-session-required", is_flag=True,
               help="The e-Service needs the sid claim in logout tokens (the IdP always sends it).")
+@click.option("--scope", "scopes", multiple=True,
+              help="A scope it may ask for (repeatable; default: openid profile email phone address offline_access),"
+                   " e.g. ThaID's pid ial given_name_en (docs/thaid-migration.md).")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
                 sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
                 default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
-                dpop_bound: bool, as_json: bool, backchannel_logout_uri: str | None = None,
+                dpop_bound: bool, scopes: tuple[str, ...], as_json: bool, backchannel_logout_uri: str | None = None,
                 backchannel_logout_session_required: bool = False) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
@@ -82,7 +86,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             national_id_allowed=allow_national_id, join_sector=join_sector,
                             dpop_bound_access_tokens=dpop_bound,
                             backchannel_logout_uri=backchannel_logout_uri,
-                            backchannel_logout_session_required=backchannel_logout_session_required)
+                            backchannel_logout_session_required=backchannel_logout_session_required,
+                            scope=" ".join(dict.fromkeys(("openid", *scopes))) if scopes else DEFAULT_SCOPE)
     except ClientMetadataError as exc:
         fail(exc.description)
         return

@@ -28,6 +28,7 @@ from idp import wording
 from idp.accounts import roles
 from idp.accounts.session import AuthContext
 from idp.assurance.levels import ACR_VALUES
+from idp.assurance.levels import ETDA_ACR_VALUES
 from idp.console import client_forms
 from idp.console.client_forms import ClientForm
 from idp.console.client_forms import TokenForm
@@ -68,7 +69,7 @@ def assurance_text(values: list[str]) -> str:
 def _helpers() -> dict[str, Any]:
     return {"status_text": status_text, "acr_text": acr_text, "reason_text": registration.describe_reason,
             "assurance_text": assurance_text,
-            "acr_values": ACR_VALUES, "choices": client_forms.Choices()}
+            "acr_values": ACR_VALUES, "etda_acr_values": ETDA_ACR_VALUES, "choices": client_forms.Choices()}
 
 
 def _no_store(html: str, status: int = 200) -> Response:

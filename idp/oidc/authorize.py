@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from decimal import Decimal
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -28,8 +29,9 @@ from idp.accounts.models import User
 from idp.accounts.session import AuthContext
 from idp.assurance.policy import AcrOutcome
 from idp.assurance.policy import AcrRequest
+from idp.assurance.policy import Etda
 from idp.assurance.policy import decide_acr
-from idp.assurance.policy import parse_acr
+from idp.assurance.policy import parse_requirement
 from idp.oidc import dpop
 from idp.oidc.claims import ALWAYS_ASK
 from idp.oidc.claims import InvalidClaimsParameter
@@ -182,7 +184,8 @@ class Decision:
 def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope: str, fresh: bool,
            now: dt.datetime, subject: Callable[[User], str], consented: Callable[[list[str]], bool],
            wanted: AcrRequest | None = None, reachable_aal: int = 1, declined: bool = False,
-           national_id_allowed: bool = False, enrollable_aal: int = 0) -> Decision:
+           national_id_allowed: bool = False, enrollable_aal: int = 0, etda: Etda | None = None,
+           enrollable_etda_aal: Decimal | None = None) -> Decision:
     """Decide the next step of an authorization.
 
     :param fresh: the person signed in just now for this very request (``prompt=login`` and
@@ -193,6 +196,8 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
     :param declined: the person turned down the step-up for this request
     :param enrollable_aal: the AAL the person could reach by adding an authenticator on the way
         (:data:`policy.ENROLLABLE_AAL`); used only for what would otherwise be unmet
+    :param etda: the person's ETDA levels (``urn:th:digitalid:ial:2.3`` values), from the level policy
+    :param enrollable_etda_aal: the ETDA AAL adding a passkey on the way would give
     """
     hint_matches = params.hint_sub is None or (ctx is not None and subject(ctx.user) == params.hint_sub)
     login = needs_login(params, ctx, fresh=fresh, hint_matches=hint_matches, now=now)
@@ -207,12 +212,14 @@ def decide(params: OidcParams, ctx: AuthContext | None, *, trusted: bool, scope:
     aal = ctx.aal(now.timestamp())
     outcome = _acr_outcome(wanted or AcrRequest(), ial=ctx.user.ial, aal=aal, declined=declined,
                            reachable_aal=max(aal, reachable_aal),
-                           enrollable_aal=0 if "none" in params.prompts else enrollable_aal)
+                           enrollable_aal=0 if "none" in params.prompts else enrollable_aal, etda=etda,
+                           enrollable_etda_aal=None if "none" in params.prompts else enrollable_etda_aal)
     return Decision(login=False, consent=ask, items=items, acr=outcome)
 
 
 def _acr_outcome(wanted: AcrRequest, *, ial: int, aal: int, declined: bool, reachable_aal: int,
-                 enrollable_aal: int) -> AcrOutcome:
+                 enrollable_aal: int, etda: Etda | None = None,
+                 enrollable_etda_aal: Decimal | None = None) -> AcrOutcome:
     """``decide_acr``, and then what the journey adds: a requirement that only a new authenticator
     can meet is a step-up to add one (not ``unmet``), and a second factor comes before proofing.
 
@@ -220,17 +227,27 @@ def _acr_outcome(wanted: AcrRequest, *, ial: int, aal: int, declined: bool, reac
     to adding an authenticator. With ``prompt=none`` nothing can be added (``enrollable_aal`` 0),
     and a person who declined is not asked again.
     """
+    etda = etda or Etda()
     if declined:
-        return decide_acr(wanted, ial=ial, aal=aal, reachable_aal=aal, provable_ial=0)
-    outcome = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal, provable_ial=REMOTE_PROOFING_IAL)
-    if outcome.unmet and enrollable_aal > reachable_aal:
-        retry = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=enrollable_aal,
-                           provable_ial=REMOTE_PROOFING_IAL)
+        return decide_acr(wanted, ial=ial, aal=aal, reachable_aal=aal, provable_ial=0,
+                          etda=dataclasses.replace(etda, reachable_aal=etda.aal, provable_ial=None))
+    outcome = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=reachable_aal, provable_ial=REMOTE_PROOFING_IAL,
+                         etda=etda)
+    more_etda = (enrollable_etda_aal is not None
+                 and (etda.reachable_aal is None or enrollable_etda_aal > etda.reachable_aal))
+    if outcome.unmet and (enrollable_aal > reachable_aal or more_etda):
+        reach = max(enrollable_aal, reachable_aal) if enrollable_aal else reachable_aal
+        reach_etda = max(d for d in (enrollable_etda_aal, etda.reachable_aal) if d is not None) if more_etda \
+            else etda.reachable_aal
+        retry = decide_acr(wanted, ial=ial, aal=aal, reachable_aal=reach, provable_ial=REMOTE_PROOFING_IAL,
+                           etda=dataclasses.replace(etda, reachable_aal=reach_etda))
         outcome = retry if not retry.unmet else outcome
     if outcome.proof and outcome.target:
-        needed = parse_acr(outcome.target)
-        if needed and needed[1] > aal:  # the second factor first, then proofing (issue 11)
-            outcome = dataclasses.replace(outcome, step_up=needed[1])
+        needed = parse_requirement(outcome.target)
+        etda_short = needed is not None and needed.etda_aal is not None and (etda.aal is None
+                                                                              or etda.aal < needed.etda_aal)
+        if needed and (needed.nist_aal > aal or etda_short):  # the second factor first, then proofing (issue 11)
+            outcome = dataclasses.replace(outcome, step_up=max(needed.nist_aal, 1), step_up_etda=needed.etda_aal)
     return outcome
 
 

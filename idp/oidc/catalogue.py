@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from flask import Blueprint
 from flask import render_template
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from idp import levels
 from idp import wording
-from idp.assurance.policy import parse_acr
 from idp.db import get_session
 from idp.http import CSP
 from idp.oidc.consent import describe
@@ -42,33 +41,9 @@ class Service:
     logo_uri: str | None = None
 
 
-def ial_words(ial: int) -> str | None:
-    """The identity an e-Service needs, in the words every page uses for the level, and how it is got."""
-    if ial >= 3:
-        return _("%(level)s: at a service counter, an officer checks your card and compares you with its photo",
-                 level=wording.ial_words(3))
-    if ial == 2:
-        return _("%(level)s: your national ID card checked against the national registry",
-                 level=wording.ial_words(2))
-    return None
-
-
-def aal_words(aal: int) -> str:
-    if aal >= 3:
-        return _("%(level)s, unlocked with a PIN or fingerprint", level=wording.aal_words(3))
-    if aal == 2:
-        return _("%(level)s: a second factor or a passkey", level=wording.aal_words(2))
-    return _("Any sign-in")
-
-
 def assurance_words(acr_values: list[str]) -> list[list[str]]:
-    """The minimum an e-Service needs, as alternatives of plain lines (AAL1 for none or unknown)."""
-    pairs = list(dict.fromkeys(p for p in (parse_acr(str(v)) for v in acr_values) if p))
-    out: list[list[str]] = []
-    for ial, aal in pairs or [(1, 1)]:
-        identity = ial_words(ial)
-        out.append([identity, aal_words(aal)] if identity else [aal_words(aal)])
-    return out
+    """The minimum an e-Service needs, as alternatives of plain lines (:func:`idp.wording.assurance_lines`)."""
+    return wording.assurance_lines(acr_values, levels.policy())
 
 
 def list_services(db: Session, locale: str | None = None) -> list[Service]:

@@ -21,7 +21,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from idp import outbound
-from idp.assurance.levels import ACR_VALUES
+from idp.assurance.levels import ALL_ACR_VALUES
 from idp.config import is_loopback_host
 from idp.oidc.models import Client
 
@@ -116,7 +116,7 @@ def check_client(client: Client, *, fetch_jwks: Callable[[str], Any], published_
             findings.append(Finding(Problem.BACKCHANNEL_URI_UNUSABLE, Severity.WARNING, "backchannel_logout_uri",
                                     str(backchannel)))
     for value in client.default_acr_values:
-        if value not in ACR_VALUES:
+        if value not in ALL_ACR_VALUES:
             findings.append(Finding(Problem.UNKNOWN_ACR, Severity.ERROR, "default_acr_values", str(value)))
     return sorted(findings, key=lambda f: f.severity != Severity.ERROR)
 

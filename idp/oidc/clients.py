@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.assurance.policy import parse_acr
+from idp.assurance.policy import parse_requirement
 from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
@@ -65,7 +65,11 @@ def check_redirect_uri(uri: str, *, error: str = "invalid_redirect_uri") -> str:
     raise ClientMetadataError(error, f"{uri!r} must use https (http only for localhost).")
 
 
-SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access", "national_id")
+SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access", "national_id",
+          # ThaID's scopes, which are also its claims' names (docs/thaid-migration.md); pid is the national ID.
+          "pid", "ial", "aal", "given_name_en", "family_name_en", "name_en")
+# Scopes that release the national ID number: only for e-Services the operator allowed it.
+NATIONAL_ID_SCOPES = ("national_id", "pid")
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
 ID_TOKEN_ALGS = ("RS256", "ES256")
 GRANT_TYPES = ("authorization_code", "refresh_token")
@@ -147,6 +151,8 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
         scopes.append("national_id")
     elif not national_id_allowed and "national_id" in scopes:
         raise _error("The national_id scope is only for e-Services the operator allowed the national ID number.")
+    if not national_id_allowed and "pid" in scopes:
+        raise _error("The pid scope is only for e-Services the operator allowed the national ID number.")
     metadata: dict[str, Any] = {
         "client_name": name[:200], "redirect_uris": uris, "post_logout_redirect_uris": logout_uris,
         "token_endpoint_auth_method": auth_method, "subject_type": subject_type, "scope": " ".join(scopes),
@@ -163,7 +169,7 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
         metadata["national_id_allowed"] = True
     default_acr_values = _strings(raw, "default_acr_values")
     if default_acr_values:
-        unknown = [v for v in default_acr_values if parse_acr(v) is None]
+        unknown = [v for v in default_acr_values if parse_requirement(v) is None]
         if unknown:
             raise _error(f"Unknown acr value {unknown[0]!r}.")
         # The operator's minimum for this e-Service (docs/assurance.md): requests can only raise it.
@@ -173,7 +179,7 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
         unknown = [c for c in claims if c not in CLAIMS_SUPPORTED or c in PROTOCOL_CLAIMS]
         if unknown:
             raise _error(f"Unknown claim {unknown[0]!r} in allowed_claims.")
-        if "national_id" in claims and not national_id_allowed:
+        if {"national_id", "pid"} & set(claims) and not national_id_allowed:
             raise _error("The national_id claim is only for e-Services the operator allowed the national ID number.")
         # The claims it may ask for one by one (the claims parameter); absent: any its scopes allow.
         metadata["allowed_claims"] = claims

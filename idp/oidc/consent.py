@@ -26,6 +26,19 @@ DESCRIPTIONS = {
     "claim:national_id": _l("Your 13-digit national ID number"),
     "claim:verified_claims":
         _l("Your verified identity: name and date of birth, as checked against the national registry"),
+    # ThaID-compatible items (docs/thaid-migration.md): each scope is also a claim.
+    "pid": _l("Your 13-digit national ID number"),
+    "claim:pid": _l("Your 13-digit national ID number"),
+    "ial": _l("How well your identity was checked (identity level, e.g. 2.3)"),
+    "claim:ial": _l("How well your identity was checked (identity level, e.g. 2.3)"),
+    "aal": _l("How strongly you signed in this time (sign-in level, e.g. 2.2)"),
+    "claim:aal": _l("How strongly you signed in this time (sign-in level, e.g. 2.2)"),
+    "given_name_en": _l("Your verified first name in English"),
+    "claim:given_name_en": _l("Your verified first name in English"),
+    "family_name_en": _l("Your verified last name in English"),
+    "claim:family_name_en": _l("Your verified last name in English"),
+    "name_en": _l("Your verified full name in English"),
+    "claim:name_en": _l("Your verified full name in English"),
 }
 
 

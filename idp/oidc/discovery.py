@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from flask import url_for
 
-from idp.assurance.levels import ACR_VALUES
+from idp.assurance.levels import ALL_ACR_VALUES
 from idp.db import get_session
 from idp.oidc import dpop
 from idp.oidc.claims import CLAIMS_IN_VERIFIED_CLAIMS
@@ -69,7 +69,7 @@ def _metadata() -> dict[str, Any]:
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "acr_values_supported": ACR_VALUES,
+        "acr_values_supported": ALL_ACR_VALUES,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "display_values_supported": ["page"],
         "claim_types_supported": ["normal"],

@@ -117,7 +117,8 @@ _ID_TOKEN_CLAIMS = "idp_id_token_claims"
 
 
 def id_token_release(code: AuthorizationCode, client: Client) -> dict[str, Any]:
-    return release(code.user, client, scope=code.scope, requested=code.claims, member="id_token")
+    return release(code.user, client, scope=code.scope, requested=code.claims, member="id_token",
+                   acr=code.acr, amr=list(code.amr))
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):

@@ -19,12 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
-from idp.assurance.policy import parse_acr
+from idp.assurance.policy import parse_requirement
 from idp.crypto import check_secret
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
 from idp.oidc import sectors
+from idp.oidc.clients import NATIONAL_ID_SCOPES
 from idp.oidc.clients import SCOPES
 from idp.oidc.clients import ClientMetadataError
 from idp.oidc.clients import store_client
@@ -165,11 +166,12 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
     if metadata.get("token_endpoint_auth_method") != "private_key_jwt":
         reasons.append(AUTH_METHOD_NOT_PRIVATE_KEY_JWT)
     # national_id is here only when the operator already allowed it; requests for it have their own reason.
-    scopes = set(str(metadata.get("scope", "")).split()) - {"national_id"}
+    scopes = set(str(metadata.get("scope", "")).split()) - set(NATIONAL_ID_SCOPES)
     if not scopes <= policy.allowed_scopes:
         reasons.append(SCOPE_NOT_ALLOWED)
-    levels = [parse_acr(v) for v in metadata.get("default_acr_values", [])]
-    if any(lv is None or lv[0] > policy.max_ial or lv[1] > policy.max_aal for lv in levels):
+    # ETDA values are judged by the NIST level they imply (IAL 2.3 → IAL2), the agency's limit's terms.
+    levels = [parse_requirement(v) for v in metadata.get("default_acr_values", [])]
+    if any(lv is None or lv.nist_ial > policy.max_ial or lv.nist_aal > policy.max_aal for lv in levels):
         reasons.append(ASSURANCE_ABOVE_AGENCY_LIMIT)
     if national_id_requested:
         reasons.append(NATIONAL_ID_NEEDS_OPERATOR)
@@ -211,9 +213,9 @@ def _prepare(raw: Mapping[str, Any], policy: AgencyPolicy | None, *,
     raw = dict(raw)
     scope = raw.get("scope")
     if scope is None and policy is not None:
-        raw["scope"] = " ".join(s for s in SCOPES if s in policy.allowed_scopes and s != "national_id")
-    elif isinstance(scope, str) and not national_id_allowed and "national_id" in scope.split():
-        raw["scope"] = " ".join(s for s in scope.split() if s != "national_id")
+        raw["scope"] = " ".join(s for s in SCOPES if s in policy.allowed_scopes and s not in NATIONAL_ID_SCOPES)
+    elif isinstance(scope, str) and not national_id_allowed and set(NATIONAL_ID_SCOPES) & set(scope.split()):
+        raw["scope"] = " ".join(s for s in scope.split() if s not in NATIONAL_ID_SCOPES)
         return raw, True
     return raw, False
 

@@ -25,6 +25,8 @@ from werkzeug.wrappers import Response
 
 from idp import audit
 from idp import journey
+from idp import levels
+from idp import wording
 from idp.accounts import session as auth_session
 from idp.accounts.session import AuthContext
 from idp.assurance import policy
@@ -109,14 +111,16 @@ def authorize() -> Response | tuple[str, int] | str:
         return journey.to_signin(request.args.to_dict(flat=False), login_hint=params.login_hint)
     if decision.acr.step_up or decision.acr.proof:
         return journey.to_signin(request.args.to_dict(flat=False), step_up=decision.acr.step_up,
-                                 proof=decision.acr.proof)
+                                 proof=decision.acr.proof, step_up_etda=decision.acr.step_up_etda,
+                                 proof_etda=decision.acr.proof_etda)
     answer = request.form.get("decision") if request.method == "POST" else None
     details = grant.request.authorization_details
     if decision.consent and answer is None:
         return render_template("oidc/consent.html", client=grant.request.client, items=decision.items,
                                user=ctx.user, describe=consent.describe, action=request.full_path,
                                next=request.full_path,
-                               details=render_details(db, details, str(get_locale())))
+                               details=render_details(db, details, str(get_locale())),
+                               needs=_needs(grant.request.client, params, decision))
     if answer == "deny":
         _refused("access_denied", ctx.user.id)
         return _finish(grant, None)
@@ -152,6 +156,14 @@ def cancel() -> Response | tuple[str, int]:
         return render_error(400)
     journey.finish()
     return _error(AccessDeniedError(redirect_uri=grant.redirect_uri), ctx)
+
+
+def _needs(client: Any, params: authz.OidcParams, decision: authz.Decision) -> list[str]:
+    """The level this e-Service asked for and the person meets, in plain words for the consent page."""
+    asked = params.acr_values or params.claims.get("id_token", {}).get("acr") or client.default_acr_values
+    if not asked or not decision.acr.acr:
+        return []
+    return wording.assurance_lines([decision.acr.acr], levels.policy())[0]
 
 
 def _posted_request_as_get() -> Response | tuple[str, int]:
@@ -191,6 +203,8 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     if client.allowed_claims is not None:
         params = dataclasses.replace(params, claims=restrict_request(params.claims, client.allowed_claims))
     wanted = authz.acr_request(params, client.client_metadata.get("default_acr_values"))
+    # What the person could reach matters only when something was asked for.
+    have = enrolled(db, ctx.user) if ctx and (wanted.values or wanted.floor) else None
     decision = authz.decide(
         params, ctx, trusted=client.trusted, scope=grant.request.scope or "", now=utc_now(),
         fresh=journey.is_fresh(),
@@ -198,11 +212,12 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         consented=lambda items: ctx is not None and consent.has_consent(
             db, user_id=ctx.user.id, client_id=client.id, items=items),
         wanted=wanted,
-        # What the person could reach matters only when something was asked for.
-        reachable_aal=enrolled(db, ctx.user).reachable_aal() if ctx and (wanted.values or wanted.floor) else 1,
+        reachable_aal=have.reachable_aal() if have else 1,
         declined=journey.is_declined(),
         national_id_allowed=bool(client.client_metadata.get("national_id_allowed")),
         enrollable_aal=policy.ENROLLABLE_AAL,
+        etda=levels.standing(db, ctx, have) if ctx and have else None,
+        enrollable_etda_aal=levels.policy().enrollable_aal(),
     )
     grant.request.authorization_details = _authorization_details(client, grant.redirect_uri)
     if grant.request.authorization_details:
@@ -251,7 +266,8 @@ def introspect() -> Response:
 @csrf.exempt
 def userinfo() -> Response:
     with require_oauth.acquire("openid") as token:
-        claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo")
+        claims = release(token.user, token.client, scope=token.scope, requested=token.claims, member="userinfo",
+                         acr=token.acr, amr=list(token.amr))
         db = get_session()
         record_disclosure(db, user_id=token.user_id, client=token.client, claims=released_names(claims),
                           acr=token.acr, via=Via.USERINFO, reference=token.family)

@@ -7,6 +7,7 @@ IAL is reached, in the same visit.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from flask import Blueprint
 from flask import current_app
@@ -16,12 +17,16 @@ from flask import request
 from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from idp import clock
 from idp import journey
+from idp import levels
 from idp import wording
 from idp.accounts.session import AuthContext
+from idp.assurance.levels import IAL_LEVELS
+from idp.assurance.levels import parse_level
 from idp.db import get_session
 from idp.mail import send_mail
 from idp.proofing import dates
@@ -64,13 +69,26 @@ def status(*, ctx: AuthContext) -> Response | str:
     db = get_session()
     next_url = journey.next_url()
     wanted = int(request.args["level"]) if request.args.get("level") in ("2", "3") else 2
-    if ctx.user.ial >= wanted and "level" in request.args:
+    # An e-Service that asked for an ETDA level (``etda_ial=2.3``) waits until that level is reached.
+    wanted_etda = parse_level(request.args.get("etda_ial"), IAL_LEVELS)
+    reached = _etda_reached(db, ctx, wanted_etda)
+    if ctx.user.ial >= wanted and "level" in request.args and reached:
         return journey.resume(next_url)
     case = service.open_case(db, ctx.user.id) or service.latest_case(db, ctx.user.id)
     reasons = privacy.disclosed_reasons(list(case.reasons)) if case is not None else []
     face_step = face_check.step(db, ctx.user, config=current_app.config)
     return render_template("proofing/status.html", ctx=ctx, case=case, reasons=reasons, wanted=wanted,
-                           next=next_url, back=_back(next_url), explain=messages.reason, face_step=face_step)
+                           next=next_url, back=_back(next_url), explain=messages.reason, face_step=face_step,
+                           wanted_etda=None if reached else wanted_etda,
+                           wanted_etda_words=wording.etda_ial_words(wanted_etda, levels.policy())
+                           if wanted_etda else "")
+
+
+def _etda_reached(db: Session, ctx: AuthContext, wanted: Decimal | None) -> bool:
+    if wanted is None:
+        return True
+    have = levels.account_ial(db, ctx.user)
+    return have is not None and have >= wanted
 
 
 @bp.route("/start", methods=["GET", "POST"])

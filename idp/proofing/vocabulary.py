@@ -15,6 +15,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
+# What was checked of a verified identity (``VerifiedIdentity.evidence[i]["checks"]``): one
+# vocabulary, owned by the level policy that maps it to ETDA levels.
+from idp.assurance.etda import EvidenceCheck as EvidenceCheck
+
 
 @unique
 class CaseStatus(StrEnum):
@@ -55,22 +59,6 @@ class Check(StrEnum):
     FACE_REASONS = "face_reasons"
     FACE_CHECKED_AT = "face_checked_at"
     FACE_ATTEMPTS = "face_attempts"
-
-
-@unique
-class EvidenceCheck(StrEnum):
-    """What was checked of a verified identity: ``VerifiedIdentity.evidence[i]["checks"]``.
-
-    The level policy maps these to ETDA identity levels (registry data: 1.3; with face and
-    liveness: 2.2; with the chip as well: 2.3; in person: 3); see docs/assurance.md.
-    """
-
-    EMAIL = "email"
-    REGISTRY_DATA = "registry_data"  # the card's details matched the national registry online
-    CHIP = "chip"  # the card's chip was read and its issuer's signature verified
-    FACE = "face"  # a selfie matched the card holder's reference photo
-    LIVENESS = "liveness"  # the selfie was of a live person
-    IN_PERSON = "in_person"  # an officer inspected the card and compared the person
 
 
 STATUS_LABELS: dict[CaseStatus, LazyString] = {

@@ -517,3 +517,13 @@ def test_revoking_a_token(app, admin):
     assert "revoked" in page and f'action="/console/clients/tokens/{token_id}/revoke"' not in page
     [event] = _events(app, "initial_token_revoked")
     assert event.actor_id == _admin_id(app) and event.details["token_id"] == token_id
+
+
+def test_an_etda_minimum_is_offered_stored_and_shown_in_words(app, admin):
+    form = admin.get("/console/clients/new", headers={"Accept-Language": "en"}).text
+    assert 'value="urn:th:digitalid:ial:2.3:aal:2.2"' in form and "ETDA levels" in form
+    response = post(admin, "/console/clients/new", **{**FORM, "default_acr_values": ["urn:th:digitalid:ial:2.3"]})
+    client_id = _shown(response.text, "client_id")
+    assert _client(app, client_id).client_metadata["default_acr_values"] == ["urn:th:digitalid:ial:2.3"]
+    page = admin.get(f"/console/clients/{client_id}", headers={"Accept-Language": "en"}).text
+    assert "Identity level 2.3" in page

@@ -11,7 +11,7 @@ def test_discovery_lists_what_is_implemented(client):
     assert meta["claims_parameter_supported"] is True
     assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials",
                                                  "urn:ietf:params:oauth:grant-type:token-exchange"}
-    assert "urn:th:digitalid:ial2:aal2" in meta["acr_values_supported"] and len(meta["acr_values_supported"]) == 9
+    assert "urn:th:digitalid:ial2:aal2" in meta["acr_values_supported"] and len(meta["acr_values_supported"]) == 9 + 39
     for key in ("end_session_endpoint", "introspection_endpoint", "revocation_endpoint", "userinfo_endpoint"):
         assert meta[key].startswith("http://localhost/")
     assert "private_key_jwt" in meta["token_endpoint_auth_methods_supported"]

@@ -46,6 +46,10 @@ GOOD = {"redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris":
     ({"scope": "openid phone"}, False, ["scope_not_allowed"]),
     ({"scope": "openid offline_access"}, False, ["scope_not_allowed"]),
     ({"default_acr_values": ["urn:th:digitalid:ial3:aal2"]}, False, ["assurance_above_agency_limit"]),
+    # ETDA values are judged by their NIST band: IAL 2.3 and AAL 2.2 sit within IAL2/AAL2, IAL 3 does not.
+    ({"default_acr_values": ["urn:th:digitalid:ial:2.3:aal:2.2"]}, False, []),
+    ({"default_acr_values": ["urn:th:digitalid:ial:3"]}, False, ["assurance_above_agency_limit"]),
+    ({"default_acr_values": ["urn:th:digitalid:aal:3"]}, False, ["assurance_above_agency_limit"]),
     ({"default_acr_values": ["urn:th:digitalid:ial1:aal3"]}, False, ["assurance_above_agency_limit"]),
     ({"default_acr_values": ["urn:th:digitalid:ial1:aal1", "urn:th:digitalid:ial2:aal3"]}, False,
      ["assurance_above_agency_limit"]),
