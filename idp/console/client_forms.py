@@ -52,6 +52,7 @@ class ClientForm:
     allowed_claims: str = ""  # space-separated; empty: no list (any claim its scopes cover)
     join_sector: bool = False  # the admin confirms sharing a pairwise sector with another agency (never kept)
     dpop_bound: bool = False  # RFC 9449 §5.2 dpop_bound_access_tokens
+    fapi: bool = False  # fapi_profile "fapi2" (idp.oidc.fapi)
 
     @classmethod
     def from_form(cls, data: MultiDict[str, str]) -> ClientForm:
@@ -73,6 +74,7 @@ class ClientForm:
             trusted=data.get("trusted") == "1", national_id=data.get("national_id_allowed") == "1",
             allowed_claims=text("allowed_claims"), join_sector=data.get("join_sector") == "1",
             dpop_bound=data.get("dpop_bound_access_tokens") == "1",
+            fapi=data.get("fapi_profile") == "fapi2",
         )
 
     @classmethod
@@ -94,6 +96,7 @@ class ClientForm:
             trusted=trusted, national_id=bool(metadata.get("national_id_allowed")),
             allowed_claims=" ".join(metadata.get("allowed_claims") or []),
             dpop_bound=metadata.get("dpop_bound_access_tokens") is True,
+            fapi=metadata.get("fapi_profile") == "fapi2",
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -115,6 +118,7 @@ class ClientForm:
             "id_token_signed_response_alg": self.id_token_alg,
             "allowed_claims": self.allowed_claims.split() or None,
             "dpop_bound_access_tokens": self.dpop_bound or None,
+            "fapi_profile": "fapi2" if self.fapi else None,
         }
 
     def _jwks(self) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ from idp.crypto import random_token
 from idp.db import utc_now
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
+from idp.oidc.models import PushedAuthorizationRequest
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
@@ -64,8 +65,9 @@ def open_family(db: Session, code: AuthorizationCode) -> None:
 
 
 def generate(db: Session, *, client: Client, user: User, scope: str, context: GrantContext,
-             dpop_jkt: str | None = None) -> dict[str, Any]:
-    """Mint and store an access token (and a refresh token when ``offline_access`` was granted).
+             dpop_jkt: str | None = None, include_refresh: bool = True) -> dict[str, Any]:
+    """Mint and store an access token (and a refresh token when ``offline_access`` was granted,
+    unless ``include_refresh`` is false: a refresh that keeps the client's refresh token).
 
     :param dpop_jkt: the thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6: the
         access token gets ``cnf.jkt`` and ``token_type`` is ``DPoP``)
@@ -106,7 +108,7 @@ def generate(db: Session, *, client: Client, user: User, scope: str, context: Gr
         authorization_details=context.authorization_details,
         dpop_jkt=dpop_jkt,
     )
-    if "offline_access" in scope.split():
+    if include_refresh and "offline_access" in scope.split():
         refresh_token = random_token(32)
         row.refresh_token_hash = hash_secret(refresh_token)
         row.refresh_expires_at = now + dt.timedelta(seconds=int(cfg["REFRESH_TOKEN_LIFETIME"]))
@@ -208,5 +210,7 @@ def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(da
     counts["used_assertions"] = result.rowcount  # type: ignore[attr-defined]
     result = db.execute(delete(UsedDPoPProof).where(UsedDPoPProof.expires_at < now))
     counts["used_dpop_proofs"] = result.rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(PushedAuthorizationRequest).where(PushedAuthorizationRequest.expires_at < cutoff))
+    counts["pushed_authorization_requests"] = result.rowcount  # type: ignore[attr-defined]
     db.commit()
     return counts
