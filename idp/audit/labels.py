@@ -62,6 +62,7 @@ LABELS: dict[Event, LazyString] = {
     Event.PROOFING_STARTED: _l("Identity verification started"),
     Event.PROOFING_TO_REVIEW: _l("Verification case sent to an officer"),
     Event.PROOFING_WITHDRAWN: _l("Identity verification withdrawn"),
+    Event.PUSHED_REQUEST_REFUSED: _l("Pushed sign-in request refused"),
     Event.RECOVERY_CODE_USED: _l("Recovery code used"),
     Event.RECOVERY_CODES_GENERATED: _l("Recovery codes made"),
     Event.ROLE_GRANTED: _l("Staff role granted"),

@@ -97,7 +97,8 @@ def _authorization_data(db: Session) -> MultiDict[str, str]:
     (RFC 9126 §4), which are then the only ones read. Remembered for the rest of the request."""
     data: MultiDict[str, str] = request.values
     request_uri = request.values.get("request_uri")
-    if request_uri:
+    # Only a PAR reference; any other request_uri (a request object by URL) is refused as before.
+    if request_uri and request_uri.startswith(par.REQUEST_URI_PREFIX):
         client = storage.query_client(request.values.get("client_id"))
         resolved = par.resolve(db, client=client, request_uri=request_uri, query=request.args,
                                internal=(journey.FRESH_PARAM, journey.DECLINED_PARAM))
