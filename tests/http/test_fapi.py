@@ -8,6 +8,8 @@ DPoP is not part of this module yet (docs/fapi.md, "DPoP").
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 from urllib.parse import urlencode
@@ -35,6 +37,8 @@ from tests.flows import basic
 from tests.flows import follow_to_code
 from tests.flows import pkce_pair
 from tests.flows import query_of
+from tests.staff import admin_client
+from tests.staff import post
 
 ISSUER = "http://localhost"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -353,8 +357,9 @@ def initial(app):
 
 
 def _register(client, token, **metadata):
-    body = {"client_name": "Tax refunds", "redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "private_key_jwt",
-            "jwks": JWKS, "scope": "openid profile", "fapi_profile": "fapi2", **metadata}
+    body = {"client_name": "Tax refunds", "redirect_uris": [REDIRECT_URI],
+            "token_endpoint_auth_method": "private_key_jwt", "jwks": JWKS, "scope": "openid profile",
+            "fapi_profile": "fapi2", **metadata}
     return client.post("/register", json=body, headers={"Authorization": f"Bearer {token}"})
 
 
@@ -387,3 +392,52 @@ def test_high_value_scopes_need_fapi_for_automatic_approval(app, client, initial
 
 def test_the_request_uri_prefix_is_the_rfc_one():
     assert par.REQUEST_URI_PREFIX == "urn:ietf:params:oauth:request_uri:"
+
+
+def _stored(app, client_id):
+    from idp.oidc.models import Client
+
+    with app.app_context():
+        return get_session().scalar(select(Client).where(Client.client_id == client_id))
+
+
+def test_the_console_registers_a_fapi_client(app, clock):
+    admin = admin_client(app, clock)
+    form = {"client_name": "Tax refunds", "redirect_uris": REDIRECT_URI, "scope": ["profile"],
+            "subject_type": "pairwise", "token_endpoint_auth_method": "private_key_jwt", "jwks": json.dumps(JWKS),
+            "id_token_signed_response_alg": "PS256", "fapi_profile": "fapi2"}
+    response = post(admin, "/console/clients/new", **form)
+    assert response.status_code == 302, response.text  # no secret to show: on to the e-Service's page
+    client_id = response.headers["Location"].rsplit("/", 1)[1]
+    stored = _stored(app, client_id)
+    assert stored.fapi and stored.requires_par
+    edit = admin.get(f"/console/clients/{client_id}/edit").text
+    assert re.search(r'id="fapi_profile" name="fapi_profile" value="fapi2" checked', edit)
+    refused = post(admin, "/console/clients/new", **{**form, "token_endpoint_auth_method": "client_secret_basic",
+                                                      "jwks": ""})
+    assert "private_key_jwt" in refused.text
+
+
+def test_the_cli_registers_a_fapi_client(app, tmp_path):
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from idp.cli import cli
+    from idp.cli import clients
+
+    clients.register(cli)  # as tests/http/test_cli.py: the group gets its commands where the app is made
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(JWKS))
+
+    def run(*args):
+        return CliRunner().invoke(cli, list(args), obj=ScriptInfo(create_app=lambda: app), catch_exceptions=False)
+
+    result = run("clients", "add", "--name", "Tax refunds", "--redirect-uri", REDIRECT_URI, "--auth-method",
+                 "private_key_jwt", "--jwks-file", str(jwks), "--fapi", "--json")
+    assert result.exit_code == 0, result.output
+    stored = _stored(app, json.loads(result.stdout)["client_id"])
+    assert stored.fapi and stored.id_token_signed_response_alg == "PS256"
+    listed = json.loads(run("clients", "list", "--json").stdout)["clients"]
+    assert [c["fapi_profile"] for c in listed] == ["fapi2"]
+    refused = run("clients", "add", "--name", "Tax refunds", "--redirect-uri", REDIRECT_URI, "--fapi", "--json")
+    assert refused.exit_code != 0
