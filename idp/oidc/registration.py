@@ -112,8 +112,8 @@ REASONS: dict[str, LazyString] = {
                                  "both the same subject identifier (sub) for every person. Approve only if they "
                                  "belong to one agency."),
     HIGH_VALUE_SCOPE_NEEDS_FAPI: _l("It asks for a scope the operator marked as high value (such as the national ID "
-                                    "number), and is not registered for the FAPI 2.0 profile (fapi_profile "
-                                    "\"fapi2\"), which such scopes need to be approved automatically."),
+                                    "number) without registering for the FAPI 2.0 profile (fapi_profile \"fapi2\"); "
+                                    "only FAPI 2.0 e-Services are approved automatically for such scopes."),
     NO_AGENCY_POLICY: _l("The initial access token it was registered with no longer exists, so there is no "
                          "agency policy to check it against."),
 }
