@@ -285,6 +285,23 @@ def test_par_errors_are_json_never_redirects(app, client, rp):
         assert get_session().scalar(select(PushedAuthorizationRequest)) is None
 
 
+def test_authorization_details_are_checked_at_par_and_carried_by_the_pushed_request(app, client, rp):
+    from tests.http.test_authorization_details import PAYMENT
+    from tests.http.test_authorization_details import register
+
+    register(app)
+    bad = push(client, rp.client_id, pkce_pair()[1], authorization_details=json.dumps([{"type": "unknown"}]))
+    assert bad.status_code == 400 and bad.json["error"] == "invalid_authorization_details"
+    verifier, challenge = pkce_pair()
+    pushed = push(client, rp.client_id, challenge, authorization_details=json.dumps([PAYMENT]))
+    assert pushed.status_code == 201, pushed.json
+    callback = follow_to_code(client, by_reference(rp.client_id, pushed.json["request_uri"]))
+    response = client.post("/token", data={"grant_type": "authorization_code", "code": callback["code"],
+                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
+                                           **client_auth(rp.client_id)})
+    assert response.status_code == 200 and response.json["authorization_details"] == [PAYMENT]
+
+
 def test_prompt_none_is_judged_at_the_authorization_endpoint(app, client, rp):
     pushed = push(client, rp.client_id, pkce_pair()[1], prompt="none")
     assert pushed.status_code == 201, pushed.json
