@@ -1,7 +1,7 @@
 """pushed authorization requests (RFC 9126), for the FAPI 2.0 profile (issue 13)
 
 Revision ID: 0011_fapi_par
-Revises: 0018_authorization_details
+Revises: 0012_dpop
 Create Date: 2026-12-03 13:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import idp.db
 
 revision = '0011_fapi_par'
-down_revision = '0018_authorization_details'
+down_revision = '0012_dpop'
 branch_labels = None
 depends_on = None
 
