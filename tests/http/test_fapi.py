@@ -1,9 +1,8 @@
 """FAPI 2.0 Security Profile, conformance-style: a client registered with ``fapi_profile: "fapi2"``
-pushes its request (RFC 9126) authenticated with private_key_jwt, the browser brings only
-``client_id`` and ``request_uri``, and the code, tokens, userinfo and refresh follow the profile's
-rules; then every refusal an RP could run into. Assertions are made with joserfc, as an RP would.
-
-DPoP is not part of this module yet (docs/fapi.md, "DPoP").
+pushes its request (RFC 9126) authenticated with private_key_jwt and a DPoP proof, the browser
+brings only ``client_id`` and ``request_uri``, and the code, tokens (DPoP-bound, RFC 9449), userinfo
+and refresh follow the profile's rules; then every refusal an RP could run into. Assertions and
+proofs are made with joserfc, as an RP would (DPoP's own refusals: tests/http/test_dpop.py).
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from tests.flows import pkce_pair
 from tests.flows import query_of
 from tests.staff import admin_client
 from tests.staff import post
+from tests.support.dpop import DPoPKey
 
 ISSUER = "http://localhost"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -77,6 +77,22 @@ def push(client, client_id, challenge, *, auth=None, **extra):
     return client.post("/par", data=data)
 
 
+def with_dpop(client, path, data, key, client_id):
+    """POST with a fresh client assertion and a DPoP proof; once more with the server's nonce when
+    it asks for one (RFC 9449 §8), as an RP library does."""
+    for _ in range(2):
+        response = key.remember(client.post(path, data={**data, **client_auth(client_id)},
+                                            headers={"DPoP": key.proof("POST", path)}))
+        if response.status_code != 400 or response.json.get("error") != "use_dpop_nonce":
+            break
+    return response
+
+
+def redeem(client, client_id, code, verifier, key):
+    return with_dpop(client, "/token", {"grant_type": "authorization_code", "code": code,
+                                        "redirect_uri": REDIRECT_URI, "code_verifier": verifier}, key, client_id)
+
+
 def by_reference(client_id, request_uri):
     return "/authorize?" + urlencode({"client_id": client_id, "request_uri": request_uri})
 
@@ -95,8 +111,14 @@ def rp(app):
 # -- the flow --------------------------------------------------------------------------------------
 
 def test_the_fapi2_flow_end_to_end(app, client, rp):
+    key = DPoPKey("ES256")
     verifier, challenge = pkce_pair()
-    pushed = push(client, rp.client_id, challenge)
+    data = authorization_params(rp.client_id, challenge)
+    # PAR with a DPoP proof: FAPI 2.0 clients always need the server's nonce first.
+    first = key.remember(client.post("/par", data={**data, **client_auth(rp.client_id)},
+                                     headers={"DPoP": key.proof("POST", "/par")}))
+    assert first.status_code == 400 and first.json["error"] == "use_dpop_nonce" and key.nonce
+    pushed = with_dpop(client, "/par", data, key, rp.client_id)
     assert pushed.status_code == 201, pushed.json
     assert pushed.headers["Cache-Control"] == "no-store"
     assert pushed.json["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
@@ -105,33 +127,52 @@ def test_the_fapi2_flow_end_to_end(app, client, rp):
     callback = follow_to_code(client, by_reference(rp.client_id, pushed.json["request_uri"]))
     assert callback["state"] == "st-fapi" and callback["iss"] == ISSUER  # RFC 9207
 
-    response = client.post("/token", data={"grant_type": "authorization_code", "code": callback["code"],
-                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-                                           **client_auth(rp.client_id, alg="ES256")})
+    response = redeem(client, rp.client_id, callback["code"], verifier, key)
     assert response.status_code == 200, response.json
     tokens = response.json
-    # ID token signed PS256, verifiable with the published JWKS.
+    assert tokens["token_type"] == "DPoP"
     jwks = KeySet.import_key_set(client.get("/jwks.json").json)
+    assert jwt.decode(tokens["access_token"], jwks).claims["cnf"] == {"jkt": key.jkt}
+    # ID token signed PS256, verifiable with the published JWKS.
     id_token = jwt.decode(tokens["id_token"], jwks, algorithms=["PS256"])
     assert id_token.header["alg"] == "PS256"
     assert id_token.claims["aud"] == [rp.client_id] and id_token.claims["nonce"] == "n-fapi"
 
-    info = client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    info = key.remember(client.get("/userinfo", headers={
+        "Authorization": f"DPoP {tokens['access_token']}",
+        "DPoP": key.proof("GET", "/userinfo", access_token=tokens["access_token"])}))
     assert info.status_code == 200 and info.json["sub"] == id_token.claims["sub"]
+    as_bearer = client.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert as_bearer.status_code == 401 and as_bearer.json["error"] == "invalid_token"
 
     # Refresh tokens are not rotated: the same one works again, and no new one is issued.
     refresh = tokens["refresh_token"]
     for _ in range(2):
-        renewed = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
-                                              **client_auth(rp.client_id)})
+        renewed = with_dpop(client, "/token", {"grant_type": "refresh_token", "refresh_token": refresh}, key,
+                            rp.client_id)
         assert renewed.status_code == 200, renewed.json
-        assert "refresh_token" not in renewed.json and renewed.json["access_token"] != tokens["access_token"]
+        assert renewed.json["token_type"] == "DPoP" and "refresh_token" not in renewed.json
+        assert renewed.json["access_token"] != tokens["access_token"]
+    without_proof = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
+                                                **client_auth(rp.client_id)})
+    assert without_proof.status_code == 400 and without_proof.json["error"] == "invalid_dpop_proof"
     # ... but it stays revocable.
     revoked = client.post("/revoke", data={"token": refresh, **client_auth(rp.client_id)})
     assert revoked.status_code == 200
-    again = client.post("/token", data={"grant_type": "refresh_token", "refresh_token": refresh,
-                                        **client_auth(rp.client_id)})
+    again = with_dpop(client, "/token", {"grant_type": "refresh_token", "refresh_token": refresh}, key,
+                      rp.client_id)
     assert again.status_code == 400 and again.json["error"] == "invalid_grant"
+
+
+def test_a_dpop_proof_at_par_binds_the_code_to_its_key(app, client, rp):
+    key, other = DPoPKey(), DPoPKey()
+    verifier, challenge = pkce_pair()
+    pushed = with_dpop(client, "/par", authorization_params(rp.client_id, challenge), key, rp.client_id)
+    callback = follow_to_code(client, by_reference(rp.client_id, pushed.json["request_uri"]))
+    other.nonce = key.nonce
+    refused = redeem(client, rp.client_id, callback["code"], verifier, other)
+    assert refused.status_code == 400 and refused.json["error"] == "invalid_grant"
+    assert redeem(client, rp.client_id, callback["code"], verifier, key).status_code == 200
 
 
 def test_an_es256_client_gets_es256_id_tokens(app, client):
@@ -140,9 +181,7 @@ def test_an_es256_client_gets_es256_id_tokens(app, client):
     verifier, challenge = pkce_pair()
     pushed = push(client, rp.client_id, challenge, auth=client_auth(rp.client_id, alg="ES256"))
     callback = follow_to_code(client, by_reference(rp.client_id, pushed.json["request_uri"]))
-    response = client.post("/token", data={"grant_type": "authorization_code", "code": callback["code"],
-                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-                                           **client_auth(rp.client_id)})
+    response = redeem(client, rp.client_id, callback["code"], verifier, DPoPKey())
     jwks = KeySet.import_key_set(client.get("/jwks.json").json)
     assert jwt.decode(response.json["id_token"], jwks, algorithms=["ES256"]).header["alg"] == "ES256"
 
@@ -296,9 +335,7 @@ def test_authorization_details_are_checked_at_par_and_carried_by_the_pushed_requ
     pushed = push(client, rp.client_id, challenge, authorization_details=json.dumps([PAYMENT]))
     assert pushed.status_code == 201, pushed.json
     callback = follow_to_code(client, by_reference(rp.client_id, pushed.json["request_uri"]))
-    response = client.post("/token", data={"grant_type": "authorization_code", "code": callback["code"],
-                                           "redirect_uri": REDIRECT_URI, "code_verifier": verifier,
-                                           **client_auth(rp.client_id)})
+    response = redeem(client, rp.client_id, callback["code"], verifier, DPoPKey())
     assert response.status_code == 200 and response.json["authorization_details"] == [PAYMENT]
 
 
