@@ -29,6 +29,10 @@ DEFAULTS: dict[str, Any] = {
     "ID_TOKEN_LIFETIME": 600,
     "REFRESH_TOKEN_LIFETIME": 14 * 24 * 3600,
     "CLIENT_ASSERTION_MAX_LIFETIME": 3600,  # RP libraries sign for 600–3,600 s (docs/registration.md)
+    # FAPI 2.0 (docs/fapi.md): a pushed request_uri lives this long (RFC 9126 §2.2; FAPI 2.0 says < 600 s)
+    "PAR_LIFETIME": 60,
+    # Scopes whose dynamic registration is approved automatically only for a fapi_profile "fapi2" client
+    "FAPI_HIGH_VALUE_SCOPES": ["national_id"],
     "MAIL_BACKEND": "outbox",  # or "smtp"
     "MAIL_OUTBOX_DIR": None,  # instance/outbox when unset
     "MAIL_FROM": "no-reply@idp.localhost",
@@ -189,6 +193,8 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError(f"IDP_AUDIT_SEALING must be inline or deferred, got {config['AUDIT_SEALING']!r}")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:
         raise ConfigError("AUTH_CODE_LIFETIME must be at most 60 seconds")
+    if not 1 <= int(config["PAR_LIFETIME"]) <= 60:
+        raise ConfigError("PAR_LIFETIME must be between 1 and 60 seconds")
     if config.get("METRICS_TOKEN") and len(str(config["METRICS_TOKEN"])) < 32:
         raise ConfigError("IDP_METRICS_TOKEN must be at least 32 characters (e.g. `openssl rand -hex 32`)")
     for network in config.get("METRICS_ALLOW") or []:

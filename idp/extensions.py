@@ -8,6 +8,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2 import ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749 import MissingAuthorizationError
+from authlib.oauth2.rfc6749 import OAuth2Request
 from flask import request as flask_request
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
@@ -48,7 +49,17 @@ class BearerProtector(ResourceProtector):
         raise NoCredentials("Bearer", "userinfo")
 
 
-authorization = AuthorizationServer()
+class IdpAuthorizationServer(AuthorizationServer):
+    """Authlib's Flask server, taking an already built request as it is: the authorization
+    endpoint's parameters may come from a pushed request (RFC 9126, :mod:`idp.oidc.par`)."""
+
+    def create_oauth2_request(self, request: Any) -> Any:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+
+authorization = IdpAuthorizationServer()
 require_oauth = BearerProtector()
 babel = Babel()
 csrf = CSRFProtect()

@@ -44,7 +44,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.crypto import derive_key
 from idp.oidc.models import SigningKeyRecord
 
-ALGORITHMS = ("RS256", "ES256")
+# RS256 for every client by default, ES256 on request, PS256 for FAPI 2.0 clients (idp.oidc.fapi).
+ALGORITHMS = ("RS256", "ES256", "PS256")
+RSA_ALGORITHMS = ("RS256", "PS256")
 SigningKey = RSAKey | ECKey
 _TABLE = cast(Table, SigningKeyRecord.__table__)
 _log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ def _now() -> dt.datetime:
 
 
 def _generate(alg: str) -> SigningKey:
-    if alg == "RS256":
+    if alg in RSA_ALGORITHMS:
         return RSAKey.generate_key(2048, private=True)
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True)
@@ -223,7 +225,7 @@ class Keyring:
         active: dict[str, SigningKey] = {}
         published: list[Any] = []
         for row in live:
-            cls = RSAKey if row.alg == "RS256" else ECKey
+            cls = RSAKey if row.alg in RSA_ALGORITHMS else ECKey
             key = cls.import_key(pems[row.kid], parameters={"kid": row.kid, "alg": row.alg, "use": "sig"},
                                  password=_passphrase(self._secret))
             published.append(key)

@@ -28,7 +28,8 @@ from idp.crypto import random_token
 
 # Preferences and the pending-authorization marker (``idp.journey``) survive the session id rotation.
 PENDING_MARKER = "fresh_auth_pending"
-KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", PENDING_MARKER)
+# "par_claims": the pushed requests this browser is completing (idp.oidc.par.CLAIMS_KEY).
+KEPT_ACROSS_SIGN_IN = ("lang", "ui_locales", PENDING_MARKER, "par_claims")
 TOUCH_EVERY = 60  # seconds between writes of last_active_at
 SHORTEST_IDLE = 15 * 60  # AAL3's idle timeout: breaks longer than this are remembered
 KEPT_BREAKS = 4

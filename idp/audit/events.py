@@ -69,6 +69,7 @@ class Event(StrEnum):
     PROOFING_STARTED = "proofing_started"
     PROOFING_TO_REVIEW = "proofing_to_review"
     PROOFING_WITHDRAWN = "proofing_withdrawn"
+    PUSHED_REQUEST_REFUSED = "pushed_request_refused"
     RECOVERY_CODE_USED = "recovery_code_used"
     RECOVERY_CODES_GENERATED = "recovery_codes_generated"
     RESOURCE_SERVER_REGISTERED = "resource_server_registered"

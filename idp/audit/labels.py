@@ -67,6 +67,7 @@ LABELS: dict[Event, LazyString] = {
     Event.PROOFING_STARTED: _l("Identity verification started"),
     Event.PROOFING_TO_REVIEW: _l("Verification case sent to an officer"),
     Event.PROOFING_WITHDRAWN: _l("Identity verification withdrawn"),
+    Event.PUSHED_REQUEST_REFUSED: _l("Pushed sign-in request refused"),
     Event.RECOVERY_CODE_USED: _l("Recovery code used"),
     Event.RECOVERY_CODES_GENERATED: _l("Recovery codes made"),
     Event.RESOURCE_SERVER_REGISTERED: _l("Agency API registered as a resource server"),

@@ -44,7 +44,8 @@ def clients_group() -> None:
                    "that lists every redirect URI (fetched now).")
 @click.option("--join-sector", is_flag=True,
               help="Confirm sharing the pairwise sector with another agency's e-Services (same sub for everyone).")
-@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]), default="RS256")
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256", "PS256"]), default=None,
+              help="RS256 by default; PS256 for a FAPI 2.0 e-Service.")
 @click.option("--trusted", is_flag=True, help="First-party e-Service: consent already given by the operator.")
 @click.option("--no-pkce", is_flag=True, help="Only for confidential clients that cannot send PKCE.")
 @click.option("--default-acr", "default_acr_values", multiple=True,
@@ -61,14 +62,16 @@ def clients_group() -> None:
 @click.option("--scope", "scopes", multiple=True,
               help="A scope it may ask for (repeatable; default: openid profile email phone address offline_access),"
                    " e.g. ThaID's pid ial given_name_en (docs/thaid-migration.md).")
+@click.option("--fapi", is_flag=True,
+              help="FAPI 2.0 profile (fapi_profile fapi2): private_key_jwt, PAR only, https redirect URIs.")
 @click.option("--json", "as_json", is_flag=True)
 @with_appcontext
 def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwks_file: Path | None,
                 jwks_uri: str | None, logout_uris: tuple[str, ...], subject_type: str,
-                sector_identifier_uri: str | None, id_token_alg: str, trusted: bool, no_pkce: bool,
+                sector_identifier_uri: str | None, id_token_alg: str | None, trusted: bool, no_pkce: bool,
                 default_acr_values: tuple[str, ...], allow_national_id: bool, join_sector: bool,
-                dpop_bound: bool, scopes: tuple[str, ...], as_json: bool, backchannel_logout_uri: str | None = None,
-                backchannel_logout_session_required: bool = False) -> None:
+                dpop_bound: bool, scopes: tuple[str, ...], fapi: bool, as_json: bool,
+                backchannel_logout_uri: str | None = None, backchannel_logout_session_required: bool = False) -> None:
     """Register an e-Service and print its client_id (and secret, shown only now)."""
     jwks = None
     if jwks_file is not None:
@@ -87,7 +90,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
                             dpop_bound_access_tokens=dpop_bound,
                             backchannel_logout_uri=backchannel_logout_uri,
                             backchannel_logout_session_required=backchannel_logout_session_required,
-                            scope=" ".join(dict.fromkeys(("openid", *scopes))) if scopes else DEFAULT_SCOPE)
+                            scope=" ".join(dict.fromkeys(("openid", *scopes))) if scopes else DEFAULT_SCOPE,
+                            fapi_profile="fapi2" if fapi else None)
     except ClientMetadataError as exc:
         fail(exc.description)
         return
@@ -103,7 +107,8 @@ def add_command(name: str, redirect_uris: tuple[str, ...], auth_method: str, jwk
 def list_command(as_json: bool) -> None:
     rows = get_session().scalars(select(Client).order_by(Client.id)).all()
     data = [{"client_id": c.client_id, "name": c.name, "auth_method": c.token_endpoint_auth_method,
-             "redirect_uris": c.redirect_uris, "trusted": c.trusted, "active": c.active, "status": c.status}
+             "redirect_uris": c.redirect_uris, "trusted": c.trusted, "active": c.active, "status": c.status,
+             "fapi_profile": c.client_metadata.get("fapi_profile")}
             for c in rows]
     if as_json:
         emit({"clients": data}, True)

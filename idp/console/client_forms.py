@@ -54,6 +54,7 @@ class ClientForm:
     dpop_bound: bool = False  # RFC 9449 §5.2 dpop_bound_access_tokens
     backchannel_logout_uri: str = ""
     backchannel_logout_session_required: bool = False
+    fapi: bool = False  # fapi_profile "fapi2" (idp.oidc.fapi)
 
     @classmethod
     def from_form(cls, data: MultiDict[str, str]) -> ClientForm:
@@ -77,6 +78,7 @@ class ClientForm:
             dpop_bound=data.get("dpop_bound_access_tokens") == "1",
             backchannel_logout_uri=text("backchannel_logout_uri"),
             backchannel_logout_session_required=data.get("backchannel_logout_session_required") == "1",
+            fapi=data.get("fapi_profile") == "fapi2",
         )
 
     @classmethod
@@ -100,6 +102,7 @@ class ClientForm:
             dpop_bound=metadata.get("dpop_bound_access_tokens") is True,
             backchannel_logout_uri=str(metadata.get("backchannel_logout_uri", "")),
             backchannel_logout_session_required=bool(metadata.get("backchannel_logout_session_required")),
+            fapi=metadata.get("fapi_profile") == "fapi2",
         )
 
     def metadata(self) -> dict[str, Any]:
@@ -124,6 +127,7 @@ class ClientForm:
             "backchannel_logout_uri": self.backchannel_logout_uri or None,
             "backchannel_logout_session_required": self.backchannel_logout_session_required
             if self.backchannel_logout_uri else None,
+            "fapi_profile": "fapi2" if self.fapi else None,
         }
 
     def _jwks(self) -> dict[str, Any] | None:

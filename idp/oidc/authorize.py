@@ -145,7 +145,7 @@ def _hint_subject(token: str, *, keys: KeySet, issuer: str, redirect_uri: str) -
     # OIDC Core §3.1.2.1: an expired ID token is still a valid hint, so only iss and the
     # signature are checked.
     try:
-        decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256"])
+        decoded = jwt.decode(token, keys, algorithms=["RS256", "ES256", "PS256"])
     except (JoseError, ValueError) as exc:
         raise InvalidRequestError("The id_token_hint is not a valid ID token from this provider.",
                                   redirect_uri=redirect_uri) from exc

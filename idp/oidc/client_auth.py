@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from flask import current_app
 from flask import request
 from flask import url_for
+from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import GuestProtocol
 from joserfc.jwk import KeySet
@@ -20,8 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from idp import outbound
 from idp.db import get_session
 from idp.db import utc_now
+from idp.oidc import fapi
 from idp.oidc.models import Client
 from idp.oidc.models import UsedAssertion
+from idp.oidc.storage import query_client
+
+# What a client may sign its assertion with (token_endpoint_auth_signing_alg_values_supported);
+# joserfc would otherwise take only its "recommended" RS256, ES256 and HS256.
+ASSERTION_ALGS = ["RS256", "ES256", "PS256"]
 
 
 class PrivateKeyJWT(JWTBearerClientAssertion):
@@ -39,9 +46,29 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         """
         issuer = current_app.config["ISSUER"]
         accepted = [issuer, issuer + url_for("oidc.token")]
-        if request.endpoint in ("oidc.introspect", "oidc.revoke"):
+        # RFC 9126 §2: the PAR endpoint "MUST accept its issuer identifier, token endpoint URL, or
+        # pushed authorization request endpoint URL".
+        if request.endpoint in ("oidc.introspect", "oidc.revoke", "oidc.par"):
             accepted.append(issuer + url_for(request.endpoint))
         return accepted
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        """Authlib's, with the algorithms named: PS256 and ES256 only for a FAPI 2.0 client
+        (FAPI 2.0 §5.4.1), and RS256 as well for the others."""
+        # The client named by ``sub`` (read before the signature, as Authlib does) picks the rules.
+        headers, claims = self.extract_assertion(assertion)
+        client = query_client(claims.get("sub"))
+        if client is not None and client.fapi:
+            alg = headers.get("alg")
+            if alg not in fapi.ASSERTION_ALGS:
+                raise InvalidClientError(description=f"A FAPI 2.0 client signs its assertion with PS256 or ES256, "
+                                                     f"not {str(alg)[:20]}.")
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGS)
+        except JoseError as exc:
+            raise InvalidClientError(description=exc.description) from exc
+        self.verify_claims(token.claims)
+        return token.claims
 
     def extract_assertion(self, assertion: str) -> Any:
         """Authlib's, with JSON nested past Python's limit refused like any other bad JSON
@@ -52,6 +79,12 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             raise InvalidClientError(description="Invalid JWT assertion.") from exc
 
     def verify_claims(self, claims: Any) -> None:
+        # FAPI 2.0 §5.3.2.1 item 8: "the issuer identifier value of the authorization server as a
+        # string" is the only audience — not an array, not the token endpoint's URL.
+        client = query_client(claims.get("sub"))
+        if client is not None and client.fapi and claims.get("aud") != current_app.config["ISSUER"]:
+            raise InvalidClientError(description="A FAPI 2.0 client's assertion must have the issuer identifier "
+                                                 "as its aud, a single string.")
         # RFC 7523 §3 item 3: every audience must be this server; an array that also names
         # someone else is an assertion made for them as well.
         aud = claims.get("aud")
@@ -128,3 +161,4 @@ def _key_set(document: Any) -> KeySet:
 
 def _has_kid(keys: KeySet, kid: str) -> bool:
     return any(key.kid == kid for key in keys)
+

@@ -18,6 +18,7 @@ from idp.config import is_loopback_host
 from idp.crypto import hash_secret
 from idp.crypto import random_token
 from idp.db import utc_now
+from idp.oidc import fapi
 from idp.oidc import sectors
 from idp.oidc import tokens
 from idp.oidc.claims import CLAIMS_SUPPORTED
@@ -71,7 +72,7 @@ SCOPES = ("openid", "profile", "email", "phone", "address", "offline_access", "n
 # Scopes that release the national ID number: only for e-Services the operator allowed it.
 NATIONAL_ID_SCOPES = ("national_id", "pid")
 DEFAULT_SCOPE = "openid profile email phone address offline_access"
-ID_TOKEN_ALGS = ("RS256", "ES256")
+ID_TOKEN_ALGS = ("RS256", "ES256", "PS256")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
 
@@ -121,9 +122,9 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
     subject_type = _string(raw, "subject_type", "pairwise")
     if subject_type not in ("pairwise", "public"):
         raise _error("subject_type must be pairwise or public.")
-    alg = _string(raw, "id_token_signed_response_alg", "RS256")
+    alg = _string(raw, "id_token_signed_response_alg") or "RS256"
     if alg not in ID_TOKEN_ALGS:
-        raise _error("id_token_signed_response_alg must be RS256 or ES256.")
+        raise _error("id_token_signed_response_alg must be RS256, ES256 or PS256.")
     grant_types = _strings(raw, "grant_types") or list(GRANT_TYPES)
     if set(grant_types) - set(GRANT_TYPES) or "authorization_code" not in grant_types:
         raise _error("grant_types must be authorization_code, with refresh_token optionally.")
@@ -202,6 +203,12 @@ def validate_metadata(raw: Mapping[str, Any], *, national_id_allowed: bool = Fal
         # RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
         metadata["dpop_bound_access_tokens"] = True
     metadata.update(_backchannel_logout(raw))
+    try:
+        fapi.apply(raw, metadata)
+    except fapi.FapiMetadataError as exc:
+        raise ClientMetadataError(exc.error, str(exc)) from exc
+    if metadata.get("fapi_profile") and not require_pkce:
+        raise _error("A FAPI 2.0 client always sends PKCE (S256).")
     return metadata
 
 
@@ -240,7 +247,7 @@ def create_client(
     subject_type: str = "pairwise",
     sector_identifier_uri: str | None = None,
     scope: str = DEFAULT_SCOPE,
-    id_token_signed_response_alg: str = "RS256",
+    id_token_signed_response_alg: str | None = None,
     trusted: bool = False,
     require_pkce: bool = True,
     default_acr_values: list[str] | None = None,
@@ -250,6 +257,7 @@ def create_client(
     allowed_claims: list[str] | None = None,
     join_sector: bool = False,
     dpop_bound_access_tokens: bool = False,
+    fapi_profile: str | None = None,
     by: int | None = None,
     backchannel_logout_uri: str | None = None,
     backchannel_logout_session_required: bool = False,
@@ -267,6 +275,7 @@ def create_client(
         "id_token_signed_response_alg": id_token_signed_response_alg,
         "default_acr_values": default_acr_values or None, "allowed_claims": allowed_claims,
         "dpop_bound_access_tokens": dpop_bound_access_tokens or None,
+        "fapi_profile": fapi_profile,
     }
     if backchannel_logout_uri:
         raw["backchannel_logout_uri"] = backchannel_logout_uri

@@ -39,7 +39,7 @@ def _metadata() -> dict[str, Any]:
     def endpoint(name: str) -> str:
         return issuer + url_for(name)
 
-    signing = ["RS256", "ES256"]
+    signing = ["RS256", "ES256", "PS256"]
     return {
         "issuer": issuer,
         "authorization_endpoint": endpoint("oidc.authorize"),
@@ -91,6 +91,9 @@ def _metadata() -> dict[str, Any]:
         "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
         # RFC 9449 §5.1
         "dpop_signing_alg_values_supported": list(dpop.ALGORITHMS),
+        # RFC 9126 §5: PAR for every client; required per client (FAPI 2.0 clients, docs/fapi.md)
+        "pushed_authorization_request_endpoint": endpoint("oidc.par"),
+        "require_pushed_authorization_requests": False,
     }
 
 

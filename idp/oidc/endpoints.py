@@ -128,7 +128,7 @@ class EndSessionEndpoint(_EndSessionEndpoint):
         return current_app.extensions["idp.keyring"].public_keys()
 
     def get_algorithms(self) -> list[str]:
-        return ["RS256", "ES256"]
+        return ["RS256", "ES256", "PS256"]
 
     def validate_request(self, request: Any) -> LogoutRequest:
         """Ends the session without a question only when the hint names it (§2, §4), or when

@@ -29,6 +29,7 @@ from idp.disclosure.log import Via
 from idp.disclosure.log import record_disclosure
 from idp.disclosure.log import released_names
 from idp.oidc import dpop_requests
+from idp.oidc import fapi
 from idp.oidc import redemption
 from idp.oidc import resource_servers
 from idp.oidc import tokens
@@ -77,7 +78,11 @@ class OpenIDCode(_OpenIDCode):
 
     def _alg(self, client: Client) -> str:
         alg = client.id_token_signed_response_alg
-        return alg if alg in current_app.extensions["idp.keyring"].algorithms() else "RS256"
+        if client.fapi and alg not in fapi.ID_TOKEN_ALGS:
+            alg = fapi.DEFAULT_ID_TOKEN_ALG  # never RS256 for a FAPI 2.0 client (the keyring must have PS256)
+        if client.fapi or alg in current_app.extensions["idp.keyring"].algorithms():
+            return alg
+        return "RS256"
 
     def get_client_algorithm(self, client: Client) -> str:
         return self._alg(client)
@@ -242,6 +247,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             # the token is not used up, so its holder (with the key) can still refresh.
             dpop_requests.refuse(db, client, reason="refresh_key_mismatch", user_id=row.user_id)
             raise InvalidGrantError("The refresh token is bound to another DPoP key.")
+        if client.fapi and row.refresh_used_at is None:
+            # FAPI 2.0 §5.3.2.1 item 5 ("shall not use refresh token rotation except in extraordinary
+            # circumstances"): the token stays, usable until it expires or is revoked.
+            return row
         # Rotated before anything is issued, atomically: a second use, however close to the
         # first, means someone holds a copy, so the family goes (RFC 9700 §4.14.2).
         if row.refresh_used_at is not None or not redemption.redeem_refresh_token(db, row, now=now):
@@ -261,7 +270,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                                       authorization_details=list(old.authorization_details or []))
         resource = _grant_resource(self.request, pinned=old.family_row.resource, scope=scope)
         return tokens.generate(get_session(), client=self.request.client, user=user, scope=scope, context=context,
-                               resource=resource, dpop_jkt=_jkt(self.request))
+                               resource=resource, dpop_jkt=_jkt(self.request),
+                               refresh=not self.request.client.fapi)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         get_session().commit()  # the rotation (see authenticate_refresh_token) with the new tokens

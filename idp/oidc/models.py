@@ -168,6 +168,16 @@ class Client(Base):
     def default_acr_values(self) -> list[str]:
         return list(self.client_metadata.get("default_acr_values", []))
 
+    @property
+    def fapi(self) -> bool:
+        """Registered for the FAPI 2.0 Security Profile (``fapi_profile: "fapi2"``, :mod:`idp.oidc.fapi`)."""
+        return self.client_metadata.get("fapi_profile") == "fapi2"
+
+    @property
+    def requires_par(self) -> bool:
+        """Its authorization requests must come through the PAR endpoint (RFC 9126 §6)."""
+        return self.fapi or self.client_metadata.get("require_pushed_authorization_requests") is True
+
     def display_name(self, locale: str | None) -> str:
         """The name in the reader's language: Thai when there is one and they read Thai."""
         if locale and locale.startswith("th") and self.name_th:
@@ -398,3 +408,27 @@ class UsedDPoPProof(Base):
     jkt: Mapped[str] = mapped_column(String(64))
     jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class PushedAuthorizationRequest(Base):
+    """An authorization request a client pushed (RFC 9126), until a browser brings its ``request_uri``.
+
+    In the database, not in a process, so any instance resolves what another accepted. Only the
+    hash of the ``request_uri``'s random part is kept. ``claimed_at`` is set once, atomically, by
+    the first authorization request that uses it (single use, RFC 9126 §4); that browser holds the
+    claim (``claim_hash``) while the person signs in, and ``completed_at`` marks the answer sent
+    to the client (a code or an error), after which it is spent for everyone.
+    """
+
+    __tablename__ = "pushed_authorization_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference_hash: Mapped[Hash] = mapped_column(unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    # The pushed parameters, each name with its list of values (repeats are refused later, as at /authorize).
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[Created]
+    expires_at: Mapped[dt.datetime]
+    claimed_at: Mapped[dt.datetime | None]
+    claim_hash: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[dt.datetime | None]

@@ -90,6 +90,7 @@ NO_AGENCY_POLICY = "no_agency_policy"
 METADATA_URI_INTERNAL = "metadata_uri_internal"
 SECTOR_OF_ANOTHER_AGENCY = "sector_of_another_agency"
 BACKCHANNEL_URI_NOT_PUBLIC = "backchannel_logout_uri_not_public"
+HIGH_VALUE_SCOPE_NEEDS_FAPI = "high_value_scope_needs_fapi"
 
 REASONS: dict[str, LazyString] = {
     REDIRECT_URI_NOT_HTTPS: _l("A redirect or post-logout redirect URI does not use https (an http address on "
@@ -115,6 +116,9 @@ REASONS: dict[str, LazyString] = {
     BACKCHANNEL_URI_NOT_PUBLIC: _l("The backchannel_logout_uri, to which this server posts logout tokens, does not "
                                    "use https, or its host resolves to an address that is not on the public "
                                    "internet, or does not resolve at all."),
+    HIGH_VALUE_SCOPE_NEEDS_FAPI: _l("It asks for a scope the operator marked as high value (such as the national ID "
+                                    "number) without registering for the FAPI 2.0 profile (fapi_profile \"fapi2\"); "
+                                    "only FAPI 2.0 e-Services are approved automatically for such scopes."),
     NO_AGENCY_POLICY: _l("The initial access token it was registered with no longer exists, so there is no "
                          "agency policy to check it against."),
 }
@@ -134,7 +138,8 @@ class AgencyPolicy:
 
 
 def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
-                   national_id_requested: bool = False, joins_foreign_sector: bool = False) -> list[str]:
+                   national_id_requested: bool = False, joins_foreign_sector: bool = False,
+                   high_value_scopes: frozenset[str] = frozenset()) -> list[str]:
     """Why validated ``metadata`` cannot be approved automatically; empty when it can.
 
     Pure but for resolving the hosts of the URIs this server fetches, so the policy reads as one
@@ -148,6 +153,8 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
         out of ``metadata`` because only the operator grants it
     :param joins_foreign_sector: it would share its ``sub`` values with another agency's client
         (:func:`idp.oidc.sectors.foreign_sharers`, OIDC Core §8.1)
+    :param high_value_scopes: the operator's ``FAPI_HIGH_VALUE_SCOPES``: asking for one (even one
+        set aside, as ``national_id``) needs ``fapi_profile: "fapi2"``
     """
     if policy is None:
         return [NO_AGENCY_POLICY]
@@ -177,6 +184,9 @@ def review_reasons(metadata: Mapping[str, Any], *, policy: AgencyPolicy | None,
         reasons.append(NATIONAL_ID_NEEDS_OPERATOR)
     if joins_foreign_sector:
         reasons.append(SECTOR_OF_ANOTHER_AGENCY)
+    asked = set(str(metadata.get("scope", "")).split()) | ({"national_id"} if national_id_requested else set())
+    if asked & high_value_scopes and metadata.get("fapi_profile") != "fapi2":
+        reasons.append(HIGH_VALUE_SCOPE_NEEDS_FAPI)
     return reasons
 
 
@@ -220,7 +230,8 @@ def _prepare(raw: Mapping[str, Any], policy: AgencyPolicy | None, *,
     return raw, False
 
 
-def register_client(db: Session, raw: Mapping[str, Any], *, initial_token: InitialAccessToken) -> Registration:
+def register_client(db: Session, raw: Mapping[str, Any], *, initial_token: InitialAccessToken,
+                    high_value_scopes: frozenset[str] = frozenset()) -> Registration:
     """Validate and store a dynamic registration, active at once only within the agency's policy.
 
     :raises ClientMetadataError: the metadata is invalid (RFC 7591 §3.2.2)
@@ -229,7 +240,8 @@ def register_client(db: Session, raw: Mapping[str, Any], *, initial_token: Initi
     prepared, national_id = _prepare(raw, policy, national_id_allowed=False)
     metadata = validate_metadata(prepared, national_id_allowed=False)
     foreign = bool(sectors.foreign_sharers(db, metadata, agency=initial_token.agency))
-    reasons = review_reasons(metadata, policy=policy, national_id_requested=national_id, joins_foreign_sector=foreign)
+    reasons = review_reasons(metadata, policy=policy, national_id_requested=national_id, joins_foreign_sector=foreign,
+                             high_value_scopes=high_value_scopes)
     status = "pending" if reasons else "active"
     new = store_client(db, metadata, status=status, review_reasons=reasons, initial_token=initial_token,
                        commit=False)
@@ -257,7 +269,8 @@ def find_registered_client(db: Session, *, client_id: str, registration_access_t
     return client
 
 
-def update_registration(db: Session, client: Client, raw: Mapping[str, Any]) -> str | None:
+def update_registration(db: Session, client: Client, raw: Mapping[str, Any], *,
+                        high_value_scopes: frozenset[str] = frozenset()) -> str | None:
     """RFC 7592 §2.2: replace the metadata, then apply the agency's policy again.
 
     An active client whose new metadata is outside the policy waits for an admin again; a pending one
@@ -286,7 +299,7 @@ def update_registration(db: Session, client: Client, raw: Mapping[str, Any]) -> 
         db, metadata, agency=client.initial_token.agency if client.initial_token else None, exclude=client))
     new_secret = update_client(db, client, prepared, commit=False)
     reasons = review_reasons(client.client_metadata, policy=policy, national_id_requested=national_id,
-                             joins_foreign_sector=foreign)
+                             joins_foreign_sector=foreign, high_value_scopes=high_value_scopes)
     _apply_policy(db, client, reasons)
     db.commit()
     return new_secret

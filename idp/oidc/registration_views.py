@@ -73,7 +73,8 @@ def register() -> Response:
     if initial is None:
         return _invalid_token()
     try:
-        new = registration.register_client(db, _body(), initial_token=initial)
+        new = registration.register_client(db, _body(), initial_token=initial,
+                                           high_value_scopes=_high_value_scopes())
     except ClientMetadataError as exc:
         return _invalid(exc)
     return _json(_information(new.client, token=new.registration_access_token, secret=new.client_secret), 201)
@@ -102,7 +103,8 @@ def update(client_id: str) -> Response:
     if client is None:
         return _invalid_token()
     try:
-        secret = registration.update_registration(get_session(), client, _body())
+        secret = registration.update_registration(get_session(), client, _body(),
+                                                  high_value_scopes=_high_value_scopes())
     except ClientMetadataError as exc:
         return _invalid(exc)
     return _json(_information(client, token=_bearer(), secret=secret), 200)
@@ -117,3 +119,8 @@ def delete(client_id: str) -> Response:
         return _invalid_token()
     registration.delete_registration(get_session(), client)
     return _json(None, 204)
+
+
+def _high_value_scopes() -> frozenset[str]:
+    """The operator's ``FAPI_HIGH_VALUE_SCOPES``: registering for one needs the FAPI 2.0 profile."""
+    return frozenset(current_app.config["FAPI_HIGH_VALUE_SCOPES"])

@@ -28,6 +28,7 @@ from idp.crypto import random_token
 from idp.db import utc_now
 from idp.oidc.models import AuthorizationCode
 from idp.oidc.models import Client
+from idp.oidc.models import PushedAuthorizationRequest
 from idp.oidc.models import Token
 from idp.oidc.models import TokenFamily
 from idp.oidc.models import UsedAssertion
@@ -68,7 +69,8 @@ def generate(db: Session, *, client: Client, user: User | None, scope: str, cont
              dpop_jkt: str | None = None, resource: str | None = None, act: dict[str, Any] | None = None,
              refresh: bool = True) -> dict[str, Any]:
     """Mint and store an access token (and a refresh token when ``offline_access`` was granted
-    and ``refresh`` allows one).
+    and ``refresh`` allows one: not for a token exchange, nor for a FAPI client's refresh, which
+    keeps its refresh token).
 
     :param dpop_jkt: the thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6: the
         access token gets ``cnf.jkt`` and ``token_type`` is ``DPoP``)
@@ -230,5 +232,7 @@ def prune(db: Session, *, now: dt.datetime, keep: dt.timedelta = dt.timedelta(da
     counts["used_assertions"] = result.rowcount  # type: ignore[attr-defined]
     result = db.execute(delete(UsedDPoPProof).where(UsedDPoPProof.expires_at < now))
     counts["used_dpop_proofs"] = result.rowcount  # type: ignore[attr-defined]
+    result = db.execute(delete(PushedAuthorizationRequest).where(PushedAuthorizationRequest.expires_at < cutoff))
+    counts["pushed_authorization_requests"] = result.rowcount  # type: ignore[attr-defined]
     db.commit()
     return counts

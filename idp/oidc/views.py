@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
-from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import Blueprint
 from flask import current_app
+from flask import g
 from flask import jsonify
 from flask import redirect
 from flask import render_template
@@ -21,6 +21,7 @@ from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from idp import audit
@@ -43,9 +44,9 @@ from idp.extensions import require_oauth
 from idp.oidc import authorize as authz
 from idp.oidc import consent
 from idp.oidc import dpop_requests
+from idp.oidc import par
 from idp.oidc import resource_servers
 from idp.oidc import storage
-from idp.oidc.authorization_details import parse_authorization_details
 from idp.oidc.authorization_details import render_details
 from idp.oidc.claims import release
 from idp.oidc.claims import restrict_request
@@ -77,15 +78,37 @@ def _error(err: OAuth2Error, ctx: AuthContext | None = None) -> Response | tuple
     if err.redirect_uri:
         if ctx is not None:
             _refused(err.error, ctx.user.id)
+        pushed = g.get("idp_pushed")
+        if pushed is not None:
+            par.complete(get_session(), pushed)  # the client gets its answer: the request_uri is spent
         params = [("error", err.error)]
         if err.description:
             params.append(("error_description", err.description))
-        state = authz.echoed_state(request.values)
+        state = authz.echoed_state(g.get("idp_authz_data", request.values))
         if state:
             params.append(("state", state))
         params.append(("iss", current_app.config["ISSUER"]))  # RFC 9207 §2
         return _no_store(redirect(add_params_to_uri(err.redirect_uri, params), 302))
+    if isinstance(err, par.InvalidRequestUri):
+        return render_error(400, _("This sign-in link from the e-Service has expired or was already used. "
+                                   "Go back to the e-Service and start again."))
     return render_error(400, err.description or err.error)
+
+
+def _authorization_data(db: Session) -> MultiDict[str, str]:
+    """The authorization request's parameters: the browser's own, or those its client pushed
+    (RFC 9126 §4), which are then the only ones read. Remembered for the rest of the request."""
+    data: MultiDict[str, str] = request.values
+    request_uri = request.values.get("request_uri")
+    # Only a PAR reference; any other request_uri (a request object by URL) is refused as before.
+    if request_uri and request_uri.startswith(par.REQUEST_URI_PREFIX):
+        client = storage.query_client(request.values.get("client_id"))
+        resolved = par.resolve(db, client=client, request_uri=request_uri, query=request.args,
+                               internal=(journey.FRESH_PARAM, journey.DECLINED_PARAM))
+        g.idp_pushed = resolved.row
+        data = resolved.data
+    g.idp_authz_data = data
+    return data
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -100,7 +123,8 @@ def authorize() -> Response | tuple[str, int] | str:
     try:
         grant, params, decision = _validate_authorization(db, ctx)
         # RFC 8707: the one registered API the tokens will be for, checked before anyone is asked.
-        target = resource_servers.resolve_target(db, request.values.getlist("resource"),
+        # With PAR, the pushed parameters (RFC 9126 §4), as for every other parameter.
+        target = resource_servers.resolve_target(db, g.idp_authz_data.getlist("resource"),
                                                  scope=grant.request.scope, redirect_uri=grant.redirect_uri)
     except OAuth2Error as err:
         return _error(err, ctx)
@@ -149,7 +173,8 @@ def cancel() -> Response | tuple[str, int]:
     """
     ctx = auth_session.current(get_session())
     try:
-        grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
+        data = _authorization_data(get_session())
+        grant = authorization.get_consent_grant(request=par.oauth_request(data), end_user=ctx.user if ctx else None)
     except OAuth2Error as err:
         return _error(err, ctx)
     except ValueError:
@@ -192,13 +217,13 @@ def _rp_request_url() -> str:
 
 def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, authz.OidcParams, authz.Decision]:
     """Authlib validates the OAuth request; then the OIDC parameters decide what the person must do."""
-    grant = authorization.get_consent_grant(end_user=ctx.user if ctx else None)
-    authz.refuse_oversized(request.values, url_length=len(_rp_request_url()), redirect_uri=grant.redirect_uri)
-    params = authz.parse_params(request.values, redirect_uri=grant.redirect_uri,
-                                keys=current_app.extensions["idp.keyring"].public_keys(),
-                                issuer=current_app.config["ISSUER"])
-    if "ui_locales" in request.values:
-        cookie["ui_locales"] = request.values["ui_locales"][:64]
+    data = _authorization_data(db)
+    pushed = g.get("idp_pushed") is not None
+    grant, params = par.validate_authorization(
+        authorization, data, end_user=ctx.user if ctx else None, pushed=pushed,
+        url_length=par.request_url_length(data) if pushed else len(_rp_request_url()))
+    if "ui_locales" in data:
+        cookie["ui_locales"] = data["ui_locales"][:64]
     client = grant.request.client
     if client.allowed_claims is not None:
         params = dataclasses.replace(params, claims=restrict_request(params.claims, client.allowed_claims))
@@ -219,7 +244,7 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
         etda=levels.standing(db, ctx, have) if ctx and have else None,
         enrollable_etda_aal=levels.policy().enrollable_aal(),
     )
-    grant.request.authorization_details = _authorization_details(client, grant.redirect_uri)
+    grant.request.authorization_details = par.authorization_details_of(data, client, grant.redirect_uri)
     if grant.request.authorization_details:
         # RFC 9396 §2: the person sees and approves each transaction; a consent remembered for
         # the scopes (or a trusted e-Service) never lets a new one through unseen.
@@ -228,15 +253,11 @@ def _validate_authorization(db: Session, ctx: AuthContext | None) -> tuple[Any, 
     return grant, params, decision
 
 
-def _authorization_details(client: Any, redirect_uri: str) -> list[dict[str, Any]]:
-    if len(request.values.getlist("authorization_details")) > 1:
-        raise InvalidRequestError("Repeated 'authorization_details' parameter.", redirect_uri=redirect_uri)
-    return parse_authorization_details(request.values.get("authorization_details"), client,
-                                       redirect_uri=redirect_uri)
-
-
-def _finish(grant: object, user: object) -> Response:
-    response = authorization.create_authorization_response(grant=grant, grant_user=user)
+def _finish(grant: Any, user: object) -> Response | tuple[str, int]:
+    pushed = g.get("idp_pushed")
+    if pushed is not None and not par.complete(get_session(), pushed):
+        return _error(par.InvalidRequestUri())  # answered already (the same request, twice at once)
+    response = authorization.create_authorization_response(request=grant.request, grant=grant, grant_user=user)
     if response.location:
         response.location = add_params_to_uri(response.location, [("iss", current_app.config["ISSUER"])])
     return _no_store(response)
@@ -246,6 +267,19 @@ def _finish(grant: object, user: object) -> Response:
 @csrf.exempt
 def token() -> Response:
     return dpop_requests.add_nonce_header(_no_store(authorization.create_token_response()))
+
+
+@bp.route("/par", methods=["POST"], endpoint="par")
+@csrf.exempt
+def pushed_authorization() -> Response:
+    """RFC 9126 §2: a client pushes its authorization request and gets a ``request_uri``."""
+    try:
+        return dpop_requests.add_nonce_header(_no_store(authorization.create_endpoint_response("pushed_authorization")))
+    except ValueError:
+        # Authlib refuses to echo characters RFC 6749 forbids in error_description.
+        response = jsonify(error="invalid_request", error_description="The request has invalid characters.")
+        response.status_code = 400
+        return _no_store(response)
 
 
 @bp.route("/revoke", methods=["POST"])

@@ -24,6 +24,7 @@ from idp.oidc.grants import AuthorizationCodeGrant
 from idp.oidc.grants import OpenIDCode
 from idp.oidc.grants import RefreshTokenGrant
 from idp.oidc.grants import S256CodeChallenge
+from idp.oidc.par import PushedAuthorizationEndpoint
 from idp.oidc.storage import query_client
 from idp.oidc.storage import save_token
 from idp.oidc.token_exchange import TokenExchangeGrant
@@ -55,5 +56,6 @@ def init_app(app: Flask) -> None:
     authorization.register_endpoint(RevocationEndpoint)
     authorization.register_endpoint(IntrospectionEndpoint)
     authorization.register_endpoint(EndSessionEndpoint)
+    authorization.register_endpoint(PushedAuthorizationEndpoint)
     require_oauth.register_token_validator(BearerTokenValidator())
     require_oauth.register_token_validator(DPoPTokenValidator())

@@ -127,7 +127,7 @@ def test_private_keys_are_stored_encrypted_in_the_database_and_no_file_is_writte
     run("init", "--json")
     with app.app_context():
         pems = get_session().scalars(select(SigningKeyRecord.private_pem)).all()
-    assert len(pems) == 4 and all(b"ENCRYPTED PRIVATE KEY" in pem for pem in pems)
+    assert len(pems) == 6 and all(b"ENCRYPTED PRIVATE KEY" in pem for pem in pems)
     assert not any(Path(app.config["KEYS_DIR"]).glob("*.pem"))
 
 

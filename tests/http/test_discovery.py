@@ -20,7 +20,7 @@ def test_discovery_lists_what_is_implemented(client):
 
 def test_jwks_publishes_public_keys_only_with_thumbprint_kids(client):
     jwks = client.get("/jwks.json").json
-    assert {k["alg"] for k in jwks["keys"]} == {"RS256", "ES256"}
+    assert {k["alg"] for k in jwks["keys"]} == {"RS256", "ES256", "PS256"}
     for key in jwks["keys"]:
         assert "d" not in key and "p" not in key
     keyset = KeySet.import_key_set(jwks)

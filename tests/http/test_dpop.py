@@ -250,10 +250,14 @@ def test_nonce_required_by_setting_then_accepted_from_dpop_nonce(app, client, rp
 
 
 def test_fapi2_clients_always_need_a_nonce(app, client, rp):
+    # The code first: a FAPI 2.0 client's authorization requests must be pushed (PAR, tests/http/test_fapi.py).
+    callback, verifier = _code(client, rp)
     _set_metadata(app, rp, fapi_profile="fapi2")
     key = DPoPKey()
-    assert _redeem(client, rp, None).json["error"] == "invalid_dpop_proof"  # FAPI 2.0: DPoP required
-    first = _redeem(client, rp, key)
+    data = {"grant_type": "authorization_code", "code": callback["code"], "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier}
+    assert _token(client, rp, data).json["error"] == "invalid_dpop_proof"  # FAPI 2.0: DPoP required
+    first = _token(client, rp, data, key)
     assert first.status_code == 400 and first.json["error"] == "use_dpop_nonce"
 
 

@@ -128,7 +128,7 @@ def test_scope_defaults_to_what_the_agency_may_have(client, initial):
     ({"scope": "openid offline_access"}, ["scope_not_allowed"]),
     ({"default_acr_values": ["urn:th:digitalid:ial3:aal2"]}, ["assurance_above_agency_limit"]),
     ({"default_acr_values": ["urn:th:digitalid:ial1:aal3"]}, ["assurance_above_agency_limit"]),
-    ({"scope": "openid profile national_id"}, ["national_id_needs_operator"]),
+    ({"scope": "openid profile national_id"}, ["national_id_needs_operator", "high_value_scope_needs_fapi"]),
 ])
 def test_registration_outside_the_policy_waits_for_an_admin(app, client, initial, change, reasons):
     response = _register(client, initial, {**GOOD, **change})
@@ -324,7 +324,9 @@ def test_update_omitting_fields_removes_them(app, client, registered):
 
 def test_update_asking_for_national_id_waits_for_the_operator(app, client, registered):
     response = _put(client, registered, {"scope": "openid profile national_id"})
-    assert response.json["status"] == "pending" and response.json["review_reasons"] == ["national_id_needs_operator"]
+    assert response.json["status"] == "pending"
+    # national_id is a high-value scope by default (FAPI_HIGH_VALUE_SCOPES): without fapi2, a second reason
+    assert response.json["review_reasons"] == ["national_id_needs_operator", "high_value_scope_needs_fapi"]
     assert "national_id" not in _row(app, registered["client_id"]).scopes
 
 

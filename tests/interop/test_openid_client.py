@@ -176,3 +176,25 @@ def test_an_agency_registers_with_openid_client_and_signs_in_at_once(live_idp: L
         read_back = json.load(response)
     assert read_back["client_id"] == registration["client_id"] and read_back["client_name#th"] == "ลงทะเบียนด้วยตนเอง"
 
+
+def test_a_fapi2_client_signs_in_with_par_and_private_key_jwt(live_idp: LiveIdp, account: Account, run_rp: RunRp,
+                                                              tmp_path: Path) -> None:
+    """FAPI 2.0 (docs/fapi.md) with openid-client's own PAR, private_key_jwt (``aud`` = issuer,
+    ES256) and DPoP handle (the server's nonce first): PS256 ID token, DPoP-bound tokens, userinfo,
+    a refresh that keeps the refresh token, revocation."""
+    key = _ec_key()
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    client = live_idp.add_client("--auth-method", "private_key_jwt", "--jwks-file", str(jwks_file), "--fapi")
+
+    result = run_rp(RP_CLIENT_ID=client["client_id"], RP_PRIVATE_JWK=json.dumps(key.as_dict(private=True)),
+                    RP_PAR="1", RP_DPOP="1", RP_ID_TOKEN_ALG="PS256", RP_SKIP="end_session")
+
+    authorize = step(result, "authorize")
+    assert authorize["pushed"] is True and "request_uri=urn" in authorize["authorization_url"]
+    assert result["id_token_header"]["alg"] == "PS256"
+    assert result["token_response"]["token_type"].lower() == "dpop"
+    claims = assert_id_token(result, issuer=live_idp.issuer, client_id=client["client_id"])
+    assert result["userinfo"]["sub"] == claims["sub"] and result["userinfo"]["email"] == account.email
+    assert result["refreshed"] is True and result["refresh_rotated"] is False
+    assert result["revoked_refresh_error"] == "invalid_grant"

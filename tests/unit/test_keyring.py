@@ -53,10 +53,11 @@ def test_rotation_lifecycle_reaches_every_keyring_reading_the_database(engine):
 
 
 def test_ensure_is_safe_to_repeat_and_one_active_key_per_algorithm(engine):
-    assert len(keyring.ensure_keys(engine, SECRET)) == 4
+    assert len(keyring.ensure_keys(engine, SECRET)) == 6
     assert keyring.ensure_keys(engine, SECRET) == []
     states = sorted((i.alg, i.state) for i in keyring.list_keys(engine))
-    assert states == [("ES256", "active"), ("ES256", "next"), ("RS256", "active"), ("RS256", "next")]
+    assert states == [("ES256", "active"), ("ES256", "next"), ("PS256", "active"), ("PS256", "next"),
+                      ("RS256", "active"), ("RS256", "next")]
     with pytest.raises(IntegrityError):  # the index holds one active key per algorithm
         with engine.begin() as connection:
             connection.execute(update(SigningKeyRecord).where(SigningKeyRecord.alg == "RS256").values(state="active"))
@@ -89,7 +90,7 @@ def test_keys_of_an_earlier_version_are_imported_with_their_kids(engine, tmp_pat
     created = keyring.ensure_keys(engine, SECRET, import_dir=old)
     assert {(i.kid, i.state) for i in created if i.alg == "ES256"} >= {(kid, "active")}
     assert _ring(engine).signing_key("ES256").kid == kid
-    assert {i.alg for i in keyring.list_keys(engine) if i.state == "active"} == {"ES256", "RS256"}
+    assert {i.alg for i in keyring.list_keys(engine) if i.state == "active"} == {"ES256", "PS256", "RS256"}
     # only into an empty table: a second import does nothing
     assert keyring.ensure_keys(engine, SECRET, import_dir=old) == []
 
