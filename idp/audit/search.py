@@ -8,9 +8,7 @@ shift what "older" shows, and every query is bounded. Parsing is pure; errors ar
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 import re
 from collections.abc import Iterable
@@ -26,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from idp import audit
+from idp import csv_export
 from idp.accounts.service import find_by_email
 from idp.audit.models import AuditEvent
 from idp.audit.models import AuditHead
@@ -37,7 +36,6 @@ EXPORT_MAX = 100_000
 EXPORT_BATCH = 1000
 CSV_HEADER = ("seq", "time_utc", "event", "subject_id", "actor_id", "client_id", "details")
 # OWASP "CSV Injection": a spreadsheet runs a cell starting with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
 EVENT_MAX = 64  # any name the log holds can be searched for, however odd: it is a bound parameter
@@ -315,28 +313,10 @@ def export_rows(db: Session, criteria: Criteria, *, upto: int, limit: int = EXPO
 # -- CSV -------------------------------------------------------------------------------------------------
 
 
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet shows as text: a leading formula character gets a single quote before it."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def csv_lines(rows: Iterable[Row]) -> Iterator[str]:
     """The header, then one CSV line per event (RFC 4180 quoting, CRLF), every cell formula-safe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-
-    def line(cells: Iterable[object]) -> str:
-        writer.writerow([safe_cell(cell) for cell in cells])
-        text = out.getvalue()
-        out.seek(0)
-        out.truncate()
-        return text
-
-    yield line(CSV_HEADER)
-    for row in rows:
-        yield line((row.seq, row.at.strftime("%Y-%m-%dT%H:%M:%SZ"), row.event, row.user_id, row.actor_id,
-                    row.client_id, row.details_json))
+    return csv_export.lines(CSV_HEADER, ((row.seq, row.at.strftime("%Y-%m-%dT%H:%M:%SZ"), row.event, row.user_id,
+                                          row.actor_id, row.client_id, row.details_json) for row in rows))
 
 
 def export_filename(filters: Filters) -> str:

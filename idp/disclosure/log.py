@@ -15,9 +15,7 @@ Rows live ``DISCLOSURE_RETENTION_DAYS`` and are deleted by ``idp db prune``, nev
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from collections.abc import Iterable
 from collections.abc import Iterator
@@ -31,7 +29,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from idp.audit.search import safe_cell
+from idp import csv_export
 from idp.db import utc_now
 from idp.disclosure.models import Disclosure
 from idp.oidc.models import Client
@@ -171,21 +169,10 @@ def as_json(db: Session, rows: list[Disclosure], *, now: dt.datetime) -> str:
 def csv_lines(db: Session, rows: list[Disclosure]) -> Iterator[str]:
     """The header, then one line per disclosure (RFC 4180, CRLF), every cell formula-safe."""
     client_ids = _client_ids(db, rows)
-    out = io.StringIO()
-    writer = csv.writer(out)
-
-    def line(cells: Iterable[object]) -> str:
-        writer.writerow([safe_cell(cell) for cell in cells])
-        text = out.getvalue()
-        out.seek(0)
-        out.truncate()
-        return text
-
-    yield line(CSV_HEADER)
-    for r in rows:
-        yield line((r.at.strftime("%Y-%m-%dT%H:%M:%SZ"), r.service_name,
-                    client_ids.get(r.client_id) if r.client_id is not None else "", " ".join(r.claims), r.acr,
-                    r.via, r.reference, json.dumps(r.details, ensure_ascii=False) if r.details else ""))
+    return csv_export.lines(CSV_HEADER, (
+        (r.at.strftime("%Y-%m-%dT%H:%M:%SZ"), r.service_name,
+         client_ids.get(r.client_id) if r.client_id is not None else "", " ".join(r.claims), r.acr,
+         r.via, r.reference, json.dumps(r.details, ensure_ascii=False) if r.details else "") for r in rows))
 
 
 # -- retention ------------------------------------------------------------------------------------

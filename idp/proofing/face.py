@@ -22,7 +22,6 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
-import importlib
 import json
 import logging
 import time
@@ -41,6 +40,7 @@ import requests
 from idp import clock
 from idp.config import is_loopback_host
 from idp.proofing import verifiers
+from idp.proofing.plugins import load_plugin
 from idp.proofing.thai_id import normalise_national_id
 from idp.proofing.thai_id import valid_national_id
 
@@ -123,22 +123,8 @@ def load_face_verifier(config: Mapping[str, Any]) -> FaceVerifier:
     Raises ``ValueError``, ``ImportError`` or ``TypeError`` on a bad setting, at start-up rather than
     on the first applicant.
     """
-    spec = config.get("PROOFING_FACE_VERIFIER") or DEFAULT_FACE_VERIFIER
-    if isinstance(spec, str):
-        module_name, sep, attr = spec.partition(":")
-        if not sep or not module_name or not attr:
-            raise ValueError(f"PROOFING_FACE_VERIFIER must be 'package.module:Class', got {spec!r}")
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError:
-                raise ValueError(f"PROOFING_FACE_VERIFIER: {module_name} has no {attr!r}") from None
-    else:
-        target = spec  # a class or factory given directly (tests, embedding)
-    verifier = target(config)
-    if not isinstance(verifier, FaceVerifier):
-        raise ValueError(f"PROOFING_FACE_VERIFIER: {spec!r} does not build an object with verify(selfie, reference)")
+    verifier: FaceVerifier = load_plugin(config, "PROOFING_FACE_VERIFIER", DEFAULT_FACE_VERIFIER, FaceVerifier,
+                                         "verify(selfie, reference)")
     return verifier
 
 

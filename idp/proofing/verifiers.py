@@ -21,7 +21,6 @@ them so they do not leak into logs through tracebacks either.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import re
@@ -41,6 +40,7 @@ import requests
 
 from idp import clock
 from idp.config import is_loopback_host
+from idp.proofing.plugins import load_plugin
 from idp.proofing.thai_id import normalise_laser_code
 from idp.proofing.thai_id import normalise_national_id
 from idp.proofing.thai_id import normalise_passport_number
@@ -158,22 +158,7 @@ def load_verifier(config: Mapping[str, Any]) -> Verifier:
     Raises ``ValueError``, ``ImportError`` or ``TypeError`` on a bad setting, so a misconfigured IdP fails at start-up
     rather than on the first applicant.
     """
-    spec = config.get("PROOFING_VERIFIER") or DEFAULT_VERIFIER
-    if isinstance(spec, str):
-        module_name, sep, attr = spec.partition(":")
-        if not sep or not module_name or not attr:
-            raise ValueError(f"PROOFING_VERIFIER must be 'package.module:Class', got {spec!r}")
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            try:
-                target = getattr(target, part)
-            except AttributeError:
-                raise ValueError(f"PROOFING_VERIFIER: {module_name} has no {attr!r}") from None
-    else:
-        target = spec  # a class or factory given directly (tests, embedding)
-    verifier = target(config)
-    if not isinstance(verifier, Verifier):
-        raise ValueError(f"PROOFING_VERIFIER: {spec!r} does not build an object with verify(evidence)")
+    verifier: Verifier = load_plugin(config, "PROOFING_VERIFIER", DEFAULT_VERIFIER, Verifier, "verify(evidence)")
     return verifier
 
 
