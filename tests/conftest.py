@@ -131,6 +131,12 @@ def app(app_config: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
     yield application
     from idp.db import engine_of
 
+    # Background work of this app ends before its engine goes: a back-channel logout run still
+    # holding a connection would otherwise leave it open, and its garbage collection (a
+    # ResourceWarning) would fail whichever test happened to run next.
+    application.extensions["idp.backchannel"].join(10)
+    if "idp.audit_sealer" in application.extensions:
+        application.extensions["idp.audit_sealer"].stop()
     engine_of(application).dispose()
 
 
