@@ -17,6 +17,7 @@ from idp import create_app
 from idp.accounts.models import User
 from idp.authn import totp
 from idp.config import ConfigError
+from idp.db import engine_of
 from idp.db import get_session
 from idp.levels import account_ial
 from idp.oidc.clients import ClientMetadataError
@@ -281,6 +282,7 @@ def test_an_operator_policy_changes_the_levels(app_config, tmp_path, client):
     strict.write_text('[[ial]]\nlevel = "1.2"\nchecks = ["registry_data"]\n'
                       '[[aal]]\nlevel = "1"\nauthenticators = ["password"]\n', encoding="utf-8")
     other = create_app({**app_config, "ETDA_LEVELS_FILE": str(strict)})
+    engine_of(other).dispose()
     rules = other.extensions["idp.etda_policy"]
     assert rules.ial_for(checks_of(None)) is None
     assert rules.ial_for({"registry_data"}, "remote") == Decimal("1.2")
