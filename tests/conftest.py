@@ -19,6 +19,7 @@ from idp import clock as idp_clock
 from idp import create_app
 from idp import keyring
 from idp import migrate
+from tests.support.apps import close_app
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
 
@@ -121,23 +122,33 @@ def app_config(tmp_path: Path, keys_dir: Path, database_url: str) -> dict[str, A
 
 
 @pytest.fixture
-def app(app_config: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
-    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "instance")
-    try:
-        application = create_app(app_config)
-    finally:
-        os.environ.pop("IDP_INSTANCE_PATH", None)
+def make_app(tmp_path: Path) -> Iterator[Any]:
+    """Make another app (other settings, same or another database), closed at the test's end.
+
+    Every app a test makes goes through this (or the ``app`` fixture), so none is left holding a
+    connection. A setting that stops the start raises as ``create_app`` does.
+    """
+    made: list[Flask] = []
+
+    def build(config: dict[str, Any], *, instance: str = "instance") -> Flask:
+        os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / instance)
+        try:
+            application = create_app(config)
+        finally:
+            os.environ.pop("IDP_INSTANCE_PATH", None)
+        made.append(application)
+        return application
+
+    yield build
+    for application in made:
+        close_app(application)
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], make_app: Any) -> Iterator[Flask]:
+    application = make_app(app_config)
     migrate.upgrade(application)
     yield application
-    from idp.db import engine_of
-
-    # Background work of this app ends before its engine goes: a back-channel logout run still
-    # holding a connection would otherwise leave it open, and its garbage collection (a
-    # ResourceWarning) would fail whichever test happened to run next.
-    application.extensions["idp.backchannel"].join(10)
-    if "idp.audit_sealer" in application.extensions:
-        application.extensions["idp.audit_sealer"].stop()
-    engine_of(application).dispose()
 
 
 @pytest.fixture

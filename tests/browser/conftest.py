@@ -39,8 +39,8 @@ from idp import create_app
 from idp import migrate
 from idp.cli.demo import DEMO_CLIENT_NAME
 from idp.cli.demo import DEMO_CLIENT_NAME_TH
-from idp.db import engine_of
 from tests.factories import make_client
+from tests.support.apps import close_app
 
 CHROMIUM = os.environ.get("IDP_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -169,7 +169,7 @@ def serve_idp(folder: Path, keys_dir: Path, database_url: str) -> Iterator[LiveI
         yield LiveIdp(app=app, url=issuer)
     finally:
         _stop(server, thread)
-        engine_of(app).dispose()
+        close_app(app)
 
 
 @pytest.fixture

@@ -196,33 +196,23 @@ class TestDeferredSealing:
         assert "test_event" in page.text
 
 
-def test_the_background_sealer_chains_events_within_its_interval(app_config, tmp_path, monkeypatch):
-    from idp import create_app
-
-    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "instance"))
-    application = create_app({**app_config, "AUDIT_SEALING": "deferred", "AUDIT_SEAL_INTERVAL": 0.05})
+def test_the_background_sealer_chains_events_within_its_interval(app_config, make_app):
+    application = make_app({**app_config, "AUDIT_SEALING": "deferred", "AUDIT_SEAL_INTERVAL": 0.05})
     migrate.upgrade(application)
-    sealer = application.extensions["idp.audit_sealer"]
-    try:
-        application.test_client().get("/signin")  # the first request starts this process's sealer
-        seed(application, 3)
-        deadline = time.monotonic() + 5
-        with application.app_context():
-            db = get_session()
-            while audit.pending(db) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert audit.pending(db) == 0
-            checked, broken = audit.verify(db)
-        assert (checked, broken) == (3, None)
-    finally:
-        sealer.stop()
-        engine_of(application).dispose()
+    application.test_client().get("/signin")  # the first request starts this process's sealer
+    seed(application, 3)
+    deadline = time.monotonic() + 5
+    with application.app_context():
+        db = get_session()
+        while audit.pending(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert audit.pending(db) == 0
+        checked, broken = audit.verify(db)
+    assert (checked, broken) == (3, None)
 
 
-def test_an_unknown_sealing_mode_is_refused_at_start(app_config, tmp_path, monkeypatch):
-    from idp import create_app
+def test_an_unknown_sealing_mode_is_refused_at_start(app_config, make_app):
     from idp.config import ConfigError
 
-    monkeypatch.setenv("IDP_INSTANCE_PATH", str(tmp_path / "instance"))
     with pytest.raises(ConfigError, match="AUDIT_SEALING"):
-        create_app({**app_config, "AUDIT_SEALING": "later"})
+        make_app({**app_config, "AUDIT_SEALING": "later"})

@@ -13,11 +13,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from idp import create_app
 from idp.accounts.models import User
 from idp.authn import totp
 from idp.config import ConfigError
-from idp.db import engine_of
 from idp.db import get_session
 from idp.levels import account_ial
 from idp.oidc.clients import ClientMetadataError
@@ -255,14 +253,14 @@ def test_discovery_lists_the_etda_values_beside_the_nist_ones(client):
 # -- the level policy file -----------------------------------------------------------------------
 
 
-def test_a_bad_policy_file_stops_the_start_with_the_reason(app_config, tmp_path):
+def test_a_bad_policy_file_stops_the_start_with_the_reason(app_config, tmp_path, make_app):
     bad = tmp_path / "levels.toml"
     bad.write_text('[[ial]]\nlevel = "3"\nchecks = ["chip", "face", "liveness"]\n'
                    '[[aal]]\nlevel = "1"\nauthenticators = ["password"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"ETDA_LEVELS_FILE: .*levels.toml: \[\[ial\]\] entry 1: IAL 3 needs"):
-        create_app({**app_config, "ETDA_LEVELS_FILE": str(bad)})
+        make_app({**app_config, "ETDA_LEVELS_FILE": str(bad)})
     with pytest.raises(ConfigError, match="PROOFING_REMOTE_CHECKS: unknown check 'selfie'"):
-        create_app({**app_config, "PROOFING_REMOTE_CHECKS": ["selfie"]})
+        make_app({**app_config, "PROOFING_REMOTE_CHECKS": ["selfie"]})
 
 
 def test_idp_init_refuses_a_bad_policy_file(tmp_path):
@@ -276,13 +274,12 @@ def test_idp_init_refuses_a_bad_policy_file(tmp_path):
     assert "ETDA_LEVELS_FILE" in done.stderr and "not valid TOML" in done.stderr
 
 
-def test_an_operator_policy_changes_the_levels(app_config, tmp_path, client):
+def test_an_operator_policy_changes_the_levels(app_config, tmp_path, client, make_app):
     """A stricter file: the registry check counts as 1.2 only."""
     strict = tmp_path / "levels.toml"
     strict.write_text('[[ial]]\nlevel = "1.2"\nchecks = ["registry_data"]\n'
                       '[[aal]]\nlevel = "1"\nauthenticators = ["password"]\n', encoding="utf-8")
-    other = create_app({**app_config, "ETDA_LEVELS_FILE": str(strict)})
-    engine_of(other).dispose()
+    other = make_app({**app_config, "ETDA_LEVELS_FILE": str(strict)})
     rules = other.extensions["idp.etda_policy"]
     assert rules.ial_for(checks_of(None)) is None
     assert rules.ial_for({"registry_data"}, "remote") == Decimal("1.2")

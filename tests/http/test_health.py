@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from werkzeug.test import Client
 
-from idp import create_app
 from idp import keyring
 from idp import migrate
 from idp.accesslog import AccessLog
@@ -25,12 +22,8 @@ def _assert_bare(response) -> None:
     assert response.mimetype == "application/json"
 
 
-def _app(app_config: dict, tmp_path: Path, **overrides):
-    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "other-instance")
-    try:
-        return create_app({**app_config, **overrides})
-    finally:
-        os.environ.pop("IDP_INSTANCE_PATH", None)
+def _app(make_app, app_config: dict, **overrides):
+    return make_app({**app_config, **overrides}, instance="other-instance")
 
 
 def test_healthz_answers_ok_without_a_cookie(client):
@@ -59,33 +52,28 @@ def test_readyz_names_migrations_when_the_schema_is_one_revision_behind(app, cli
     assert client.get("/readyz").status_code == 200
 
 
-def test_readyz_names_migrations_on_an_empty_database(app_config, tmp_path):
-    app = _app(app_config, tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
-    try:
-        response = app.test_client().get("/readyz")
-        assert response.status_code == 503
-        assert response.json == {**UNAVAILABLE, "check": "migrations"}
-    finally:
-        engine_of(app).dispose()
+def test_readyz_names_migrations_on_an_empty_database(app_config, tmp_path, make_app):
+    app = _app(make_app, app_config, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {**UNAVAILABLE, "check": "migrations"}
 
 
 @pytest.mark.parametrize("url", [
     "sqlite:///{tmp}/no/such/folder/idp.db",
     "postgresql://postgres:s3cret-password@127.0.0.1:1/idp_nowhere",  # nothing listens on port 1
 ], ids=["sqlite", "postgresql"])
-def test_readyz_names_the_database_when_it_does_not_answer_and_says_nothing_else(app_config, tmp_path, url):
-    app = _app(app_config, tmp_path, DATABASE_URL=url.format(tmp=tmp_path))
-    try:
-        client = app.test_client()
-        response = client.get("/readyz")
-        assert response.status_code == 503
-        assert response.json == {**UNAVAILABLE, "check": "database"}
-        for detail in ("s3cret", "127.0.0.1", "no/such", "idp_nowhere", "sqlite", "psycopg", "Error"):
-            assert detail not in response.text
-        _assert_bare(response)
-        assert client.get("/healthz").status_code == 200  # the process lives: restarting it would not help
-    finally:
-        engine_of(app).dispose()
+def test_readyz_names_the_database_when_it_does_not_answer_and_says_nothing_else(app_config, tmp_path, make_app,
+                                                                                 url):
+    app = _app(make_app, app_config, DATABASE_URL=url.format(tmp=tmp_path))
+    client = app.test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json == {**UNAVAILABLE, "check": "database"}
+    for detail in ("s3cret", "127.0.0.1", "no/such", "idp_nowhere", "sqlite", "psycopg", "Error"):
+        assert detail not in response.text
+    _assert_bare(response)
+    assert client.get("/healthz").status_code == 200  # the process lives: restarting it would not help
 
 
 def test_readyz_names_keys_when_no_signing_key_is_loaded(app):
@@ -101,13 +89,13 @@ def test_readyz_names_keys_when_no_signing_key_is_loaded(app):
     assert json.loads(response.text) == {**UNAVAILABLE, "check": "keys"}
 
 
-def test_readyz_asks_the_database_every_time(app_config, tmp_path):
+def test_readyz_asks_the_database_every_time(app_config, tmp_path, make_app):
     """Readiness is remembered for the schema only: a database that goes away is noticed at once."""
-    app = _app(app_config, tmp_path)
+    app = _app(make_app, app_config)
     client = app.test_client()
     assert client.get("/readyz").status_code == 200
     engine_of(app).dispose()
-    app.extensions["idp.db"].kw["bind"] = engine_of(_app(app_config, tmp_path,
+    app.extensions["idp.db"].kw["bind"] = engine_of(_app(make_app, app_config,
                                                          DATABASE_URL=f"sqlite:///{tmp_path}/gone/idp.db"))
     response = client.get("/readyz")
     assert response.status_code == 503 and response.json["check"] == "database"

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from idp import create_app
 from idp.cli.serve import _metrics_dir
 from idp.config import ConfigError
 from tests.factories import make_client
@@ -88,12 +87,8 @@ def test_the_token_gets_the_text_exposition_format(app, client):
     (["127.0.0.1/32"], "10.0.0.8", 404),
     ([], "127.0.0.1", 404),
 ])
-def test_the_allowed_networks_need_no_token(app_config, tmp_path, networks, address, status):
-    os.environ["IDP_INSTANCE_PATH"] = str(tmp_path / "instance")
-    try:
-        app = create_app({**app_config, "METRICS_ALLOW": ",".join(networks)})
-    finally:
-        os.environ.pop("IDP_INSTANCE_PATH", None)
+def test_the_allowed_networks_need_no_token(app_config, make_app, networks, address, status):
+    app = make_app({**app_config, "METRICS_ALLOW": ",".join(networks)})
     response = app.test_client().get("/metrics", environ_base={"REMOTE_ADDR": address})
     assert response.status_code == status
 
@@ -102,9 +97,9 @@ def test_the_allowed_networks_need_no_token(app_config, tmp_path, networks, addr
     ({"METRICS_TOKEN": "short"}, "IDP_METRICS_TOKEN"),
     ({"METRICS_ALLOW": "10.0.0.0/8,everyone"}, "IDP_METRICS_ALLOW"),
 ])
-def test_unsafe_metrics_settings_stop_the_start(app_config, setting, reason):
+def test_unsafe_metrics_settings_stop_the_start(app_config, make_app, setting, reason):
     with pytest.raises(ConfigError, match=reason):
-        create_app({**app_config, **setting})
+        make_app({**app_config, **setting})
 
 
 def test_a_code_flow_counts_a_token_and_a_sign_in_without_personal_data(app, client, scrape):

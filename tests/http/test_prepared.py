@@ -76,12 +76,11 @@ def test_a_rotated_key_is_published_by_the_next_request_with_a_new_etag(app: Fla
     assert after.data == client.get("/jwks.json?from=flask").data
 
 
-def test_prepared_discovery_without_server_name_and_hsts_for_an_https_issuer(app_config: dict[str, Any]) -> None:
-    from idp import create_app
-
+def test_prepared_discovery_without_server_name_and_hsts_for_an_https_issuer(app_config: dict[str, Any],
+                                                                             make_app: Any) -> None:
     # No SERVER_NAME, as `idp serve` runs: the document is built in the first request's context.
     config = {key: value for key, value in app_config.items() if key != "SERVER_NAME"}
-    app = create_app({**config, "ISSUER": "https://idp.example"})
+    app = make_app({**config, "ISSUER": "https://idp.example"})
     response = app.test_client().get("/.well-known/openid-configuration", base_url="https://idp.example")
     assert response.status_code == 200
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
