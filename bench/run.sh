@@ -7,6 +7,8 @@
 #   WORKLOADS=discovery,jwks bench/run.sh         # a subset
 #   DB=postgres bench/run.sh                      # the IdP on a fresh PostgreSQL database (PG_URL)
 #   WORKERS=2 SERVER_CPU=0,1 bench/run.sh         # more gunicorn workers, on more cores
+#   PROFILE=1 bench/run.sh                        # py-spy samples the IdP in each measured window
+#   WORKERS_LIST=1,2,4 bench/run.sh               # the workers table: the IdP with 1, 2, 4 workers on 2 cores
 #
 # Everything listens on and targets 127.0.0.1 only. Every process started here runs under
 # `timeout` and is stopped by PID on exit (trap). Results go to bench/results/<stamp>/; the final
@@ -24,6 +26,13 @@ DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONC=${CONC:-16}
 QUIET_WAIT=${QUIET_WAIT:-10}                 # driver waits (bounded) for the machine to go idle
+# WORKERS_LIST=1,2,4: the workers table. The IdP runs once per worker count (on SERVER_CPU, 0,1 by
+# default), the peer once per run as the one-core reference (PEER_CPU); see README, "Workers table".
+WORKERS_LIST=${WORKERS_LIST:-}
+if [ -n "$WORKERS_LIST" ]; then
+  WORKLOADS=${WORKLOADS:-refresh,userinfo,discovery}
+  SERVER_CPU=${SERVER_CPU:-0,1}
+fi
 WORKLOADS=${WORKLOADS:-discovery,jwks,introspect,authcode,refresh,userinfo}
 IFS=, read -ra WL <<<"$WORKLOADS"
 # engines for the single-request workloads (discovery, jwks, introspect); authcode, refresh and
@@ -37,11 +46,15 @@ done
 IDP_PORT=${IDP_PORT:-5055}
 PEER_PORT=${PEER_PORT:-3055}
 SERVER_CPU=${SERVER_CPU:-0}
+if [ -n "$WORKERS_LIST" ]; then PEER_CPU=${PEER_CPU:-${SERVER_CPU%%,*}}; else PEER_CPU=${PEER_CPU:-$SERVER_CPU}; fi
 WORKERS=${WORKERS:-1}                        # gunicorn workers of the IdP
 THREADS=${THREADS:-4}                        # threads per worker (idp serve's default)
 DB=${DB:-sqlite}                             # sqlite (the instance's file) or postgres
 PG_URL=${PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}
 DRIVER_CPU=${DRIVER_CPU:-1}
+PROFILE=${PROFILE:-0}                        # 1: py-spy records the IdP during each measured window
+PROFILE_RATE=${PROFILE_RATE:-100}            # py-spy samples per second
+PROFILE_ARGS=${PROFILE_ARGS:-}               # more py-spy record arguments, space separated (e.g. --idle)
 BENCH_EMAIL=${BENCH_EMAIL:-bench-user@example.test}
 BENCH_PASSWORD=${BENCH_PASSWORD:-Bench-passw0rd-for-load-tests}
 REDIRECT_URI=${REDIRECT_URI:-http://127.0.0.1:8999/cb}   # never contacted
@@ -50,7 +63,15 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=${OUT:-$BENCH/results/$STAMP}
 
 [[ $DB == sqlite || $DB == postgres ]] || { echo "DB: sqlite or postgres, got '$DB'" >&2; exit 2; }
-for v in RUNS DURATION WARMUP CONC QUIET_WAIT IDP_PORT PEER_PORT SERVER_TIMEOUT WORKERS THREADS; do
+[[ $PROFILE == 0 || $PROFILE == 1 ]] || { echo "PROFILE: 0 or 1, got '$PROFILE'" >&2; exit 2; }
+WLIST=()
+if [ -n "$WORKERS_LIST" ]; then
+  IFS=, read -ra WLIST <<<"$WORKERS_LIST"
+  for w in "${WLIST[@]}"; do
+    [[ $w =~ ^[0-9]+$ ]] && (( w >= 1 && w <= 16 )) || { echo "WORKERS_LIST: whole numbers 1..16, got '$w'" >&2; exit 2; }
+  done
+fi
+for v in RUNS DURATION WARMUP CONC QUIET_WAIT IDP_PORT PEER_PORT SERVER_TIMEOUT WORKERS THREADS PROFILE_RATE; do
   [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$v must be a whole number (autocannon takes whole seconds), got '${!v}'" >&2; exit 2; }
 done
 (( RUNS >= 1 && RUNS <= 20 && DURATION >= 1 && DURATION <= 300 && CONC >= 1 && CONC <= 256 )) \
@@ -162,6 +183,12 @@ done
 (cd "$PEERS/node-oidc-provider" && node -e "require.resolve('argon2')" 2>/dev/null) \
   || { log "the peer's optional argon2 package is missing (needed for LOGIN_ARGON2=1)"; exit 1; }
 PY=$PEERS/.venv/bin/python
+PYSPY=${PYSPY:-$PEERS/.venv/bin/py-spy}
+if [ "$PROFILE" = 1 ] && [ ! -x "$PYSPY" ]; then
+  log "py-spy: pip install into $PEERS/.venv"
+  timeout 600 "$PEERS/.venv/bin/pip" install -q --disable-pip-version-check 'py-spy>=0.4,<0.5' >>"$OUT/install.log" 2>&1 \
+    || { log "pip install py-spy failed, see $OUT/install.log"; exit 1; }
+fi
 
 # ----------------------------------------------------------------------------- the IdP instance
 INST=$(mktemp -d /tmp/idp-bench.XXXXXX)
@@ -189,7 +216,8 @@ CLIENT_SECRET=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[
   echo "node: $(node --version); python (driver): $("$PY" -c 'import sys; print(sys.version.split()[0])'); python (idp): $("$ROOT/.venv/bin/python" -c 'import sys; print(sys.version.split()[0])')"
   echo "oidc-provider: $(node -p "require('$PEERS/node-oidc-provider/node_modules/oidc-provider/package.json').version")"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU DRIVER_CPU=$DRIVER_CPU DB=$DB WORKERS=$WORKERS THREADS=$THREADS"
+  echo "settings: RUNS=$RUNS DURATION=$DURATION WARMUP=$WARMUP CONC=$CONC QUIET_WAIT=$QUIET_WAIT SERVER_CPU=$SERVER_CPU PEER_CPU=$PEER_CPU DRIVER_CPU=$DRIVER_CPU DB=$DB WORKERS=${WORKERS_LIST:-$WORKERS} THREADS=$THREADS PROFILE=$PROFILE"
+  [ "$PROFILE" = 1 ] && echo "profiler: $("$PYSPY" --version) record --nonblocking --subprocesses --rate $PROFILE_RATE $PROFILE_ARGS (ptrace_scope: $(cat /proc/sys/kernel/yama/ptrace_scope 2>/dev/null || echo 'no Yama'))"
   echo "workloads: $WORKLOADS (single-request ones on: $ENGINES)"
 } >"$OUT/meta.txt"
 cat "$OUT/meta.txt" >&2
@@ -213,10 +241,10 @@ PYEOF
 
 # ----------------------------------------------------------------------------- servers
 SRV_PID=""
-start_idp() {
+start_idp() {    # start_idp [WORKERS]
   port_free "$IDP_PORT" || { log "port $IDP_PORT is busy"; return 1; }
-  # taskset outermost: the timeout wrapper, gunicorn's master and its ONE worker all inherit the core
-  taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers "$WORKERS" --threads "$THREADS" \
+  # taskset outermost: the timeout wrapper, gunicorn's master and its workers all inherit the core(s)
+  taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" "$IDP" serve --host 127.0.0.1 --port "$IDP_PORT" --workers "${1:-$WORKERS}" --threads "$THREADS" \
     >>"$OUT/idp-serve.log" 2>&1 &
   SRV_PID=$!; PIDS+=("$SRV_PID")
   wait_http "http://127.0.0.1:$IDP_PORT/.well-known/openid-configuration" "$SRV_PID"
@@ -228,7 +256,7 @@ start_peer() {
     exec env -u IDP_ISSUER -u IDP_INSTANCE_PATH -u IDP_KEYS_DIR \
       PORT="$PEER_PORT" HOST=127.0.0.1 CLIENT_ID="$CLIENT_ID" CLIENT_SECRET="$CLIENT_SECRET" REDIRECT_URI="$REDIRECT_URI" \
       LOGIN_ARGON2=1 LOGIN_PASSWORD="$BENCH_PASSWORD" ROTATE_REFRESH_TOKEN=1 \
-      taskset -c "$SERVER_CPU" timeout "$SERVER_TIMEOUT" node provider.mjs) >>"$OUT/peer.log" 2>&1 &
+      taskset -c "$PEER_CPU" timeout "$SERVER_TIMEOUT" node provider.mjs) >>"$OUT/peer.log" 2>&1 &
   SRV_PID=$!; PIDS+=("$SRV_PID")
   wait_http "http://127.0.0.1:$PEER_PORT/.well-known/openid-configuration" "$SRV_PID"
 }
@@ -239,10 +267,18 @@ stop_server() {
 
 # ----------------------------------------------------------------------------- driver
 : >"$OUT/failures.tsv"
+PROFILE_PID=""   # the IdP's gunicorn master while PROFILE=1 and py-spy can attach to it (bench_target)
 drive_one() {   # drive_one RUN TARGET ISSUER WORKLOAD ENGINE: one driver process, so that a
   local run=$1 target=$2 issuer=$3 wl=$4 eng=$5 rc drv logf why   # failed pre-check stops only it
+  local driver=("$PEERS/driver/oidc_load.py")
   logf="$OUT/run$run-$target-$wl-$eng.log"
-  taskset -c "$DRIVER_CPU" timeout "$DRIVER_TIMEOUT" "$PY" "$PEERS/driver/oidc_load.py" \
+  if [ -n "$PROFILE_PID" ]; then   # the same driver, with py-spy on the master and workers in the measured window
+    local extra=() a
+    for a in $PROFILE_ARGS; do extra+=(--py-spy-arg="$a"); done
+    driver=("$BENCH/profiled_driver.py" --driver "$PEERS/driver/oidc_load.py" --py-spy "$PYSPY" --pid "$PROFILE_PID"
+            --rate "$PROFILE_RATE" --out "$OUT/profile-run$run-$target-$wl-$eng.txt" "${extra[@]+"${extra[@]}"}" --)
+  fi
+  taskset -c "$DRIVER_CPU" timeout "$DRIVER_TIMEOUT" "$PY" "${driver[@]}" \
     --issuer="$issuer" --client-id="$CLIENT_ID" --client-secret="$CLIENT_SECRET" \
     --redirect-uri="$REDIRECT_URI" --username="$BENCH_EMAIL" --password="$BENCH_PASSWORD" \
     --engine "$eng" --workloads "$wl" --introspect-via authcode \
@@ -274,11 +310,25 @@ drive_all() {   # drive_all RUN TARGET ISSUER
   done
 }
 
-bench_target() {  # bench_target RUN TARGET
+bench_target() {  # bench_target RUN TARGET (idp, idp-wN: N workers, or peer)
   local run=$1 target=$2 issuer
-  if [ "$target" = idp ]; then start_idp; issuer="http://127.0.0.1:$IDP_PORT"
-  else start_peer; issuer="http://127.0.0.1:$PEER_PORT"; fi
+  case $target in
+    idp) start_idp; issuer="http://127.0.0.1:$IDP_PORT" ;;
+    idp-w*) start_idp "${target#idp-w}"; issuer="http://127.0.0.1:$IDP_PORT" ;;
+    *) start_peer; issuer="http://127.0.0.1:$PEER_PORT" ;;
+  esac
   { echo "run$run $target pinning:"; pin_report "$SRV_PID"; } >>"$OUT/meta.txt"
+  PROFILE_PID=""
+  if [ "$PROFILE" = 1 ] && [[ $target == idp* ]]; then
+    # the gunicorn master: the only child of `timeout` (SRV_PID; taskset exec'd it); py-spy follows its workers
+    local master; master=$(pgrep -P "$SRV_PID" | head -1)
+    if [ -n "$master" ] && timeout 30 "$PYSPY" dump --nonblocking --pid "$master" >"$OUT/py-spy-check.log" 2>&1; then
+      PROFILE_PID=$master
+    else
+      log "PROFILE=1 but py-spy cannot attach to pid ${master:-?} (see $OUT/py-spy-check.log and README, 'ptrace'): no profile for run$run $target"
+      printf 'run%s %s: py-spy could not attach: %s\n' "$run" "$target" "$(tail -1 "$OUT/py-spy-check.log" 2>/dev/null)" >>"$OUT/profile-failures.txt"
+    fi
+  fi
   # does the server keep connections alive? (gunicorn's sync worker closes each one; autocannon
   # then mis-measures latency, see README)
   local conn; conn=$(curl -s -D - -o /dev/null --max-time 5 "$issuer/.well-known/openid-configuration" \
@@ -291,7 +341,10 @@ bench_target() {  # bench_target RUN TARGET
 
 for run in $(seq 1 "$RUNS"); do
   # interleave, alternating who goes first so neither always gets the quieter slot
-  if (( run % 2 == 1 )); then order="idp peer"; else order="peer idp"; fi
+  if [ -n "$WORKERS_LIST" ]; then
+    idps=""; for w in "${WLIST[@]}"; do idps="$idps idp-w$w"; done
+    if (( run % 2 == 1 )); then order="peer$idps"; else order="$(echo "$idps" | tr ' ' '\n' | tac | tr '\n' ' ') peer"; fi
+  elif (( run % 2 == 1 )); then order="idp peer"; else order="peer idp"; fi
   for target in $order; do bench_target "$run" "$target"; done
 done
 
