@@ -34,6 +34,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     try:
+        from idp import redis_store
+
+        redis_store.init_app(app)
         from idp.audit import sealer as audit_sealer
 
         audit_sealer.init_app(app)

@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "THROTTLE_IP_FREE_FAILURES": 20,  # per client address
     "THROTTLE_MAX_DELAY": 15 * 60,
     "THROTTLE_SUSPEND_AFTER": 100,  # consecutive failures that suspend a factor (SP 800-63B-4)
+    # Optional Redis (docs/operations.md#redis), e.g. redis://127.0.0.1:6379/0: per-address throttles
+    # shared by every instance, off the database. Unset: everything in the database.
+    "REDIS_URL": None,
     # Identity proofing (docs/assurance.md, docs/registry-api.md)
     "PROOFING_VERIFIER": "idp.proofing.verifiers:FileRegistry",
     "PROOFING_REGISTRY_FILE": None,  # the packaged fictitious registry when unset
@@ -189,6 +192,8 @@ def check(config: dict[str, Any]) -> None:
         raise ConfigError("IDP_OUTBOUND_ALLOW_LOOPBACK is only for an issuer on this computer (localhost)")
     if len(str(config["SECRET_KEY"])) < 32:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters")
+    if config.get("REDIS_URL") and urlsplit(str(config["REDIS_URL"])).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("IDP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if config["AUDIT_SEALING"] not in ("inline", "deferred"):
         raise ConfigError(f"IDP_AUDIT_SEALING must be inline or deferred, got {config['AUDIT_SEALING']!r}")
     if int(config["AUTH_CODE_LIFETIME"]) > 60:

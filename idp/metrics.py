@@ -97,6 +97,12 @@ DB_CONNECTIONS_IN_USE = Gauge("idp_db_pool_connections_in_use", "Database connec
                               ["backend"], multiprocess_mode="livesum")
 DB_POOL_SIZE = Gauge("idp_db_pool_size", "Connections each pool keeps open (summed over workers).",
                      ["backend"], multiprocess_mode="livesum")
+# The optional Redis (idp.redis_store): errors by kind, and whether each worker uses it (livemin:
+# 0 when any worker has fallen back to the database).
+REDIS_ERRORS = Counter("idp_redis_errors", "Failed Redis calls (each then done in the database), by kind.",
+                       ["error"])
+REDIS_UP = Gauge("idp_redis_up", "1 while Redis answers, 0 while address throttles fall back to the database.",
+                 ["role"], multiprocess_mode="livemin")
 
 _AUDIT_SIGNINS = {
     audit.Event.SIGNIN: SignInOutcome.SUCCESS,

@@ -22,6 +22,10 @@ from idp import migrate
 from tests.support.apps import close_app
 
 PG_URL = os.environ.get("IDP_TEST_DATABASE_URL")
+# Redis for the tests that use one (tests/unit/test_redis_throttle.py), emptied before each; with
+# IDP_TEST_WITH_REDIS=1 every app of the suite keeps its address throttles there too.
+REDIS_URL = os.environ.get("IDP_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+WITH_REDIS = os.environ.get("IDP_TEST_WITH_REDIS") == "1"
 
 
 @pytest.fixture(scope="session")
@@ -109,8 +113,26 @@ def database_url(tmp_path: Path, migrated_template: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def app_config(tmp_path: Path, keys_dir: Path, database_url: str) -> dict[str, Any]:
-    return {
+def redis_url() -> str:
+    """An empty Redis database: skipped when nothing answers, except in CI (``CI=1``), where
+    .ci/run starts Redis and a skip would hide a gap."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        client.flushdb()
+    except redis.RedisError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"no Redis answers at {REDIS_URL} ({type(exc).__name__}); set IDP_TEST_REDIS_URL")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def app_config(tmp_path: Path, keys_dir: Path, database_url: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    config = {
         "TESTING": True,
         "ISSUER": "http://localhost",
         "DATABASE_URL": database_url,
@@ -119,6 +141,9 @@ def app_config(tmp_path: Path, keys_dir: Path, database_url: str) -> dict[str, A
         "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
         "SERVER_NAME": "localhost",
     }
+    if WITH_REDIS:
+        config["REDIS_URL"] = request.getfixturevalue("redis_url")
+    return config
 
 
 @pytest.fixture

@@ -23,10 +23,17 @@ The caller's sequence: :func:`reserve` before verifying anything, which counts t
 against the account keys at once (so parallel guesses cannot all pass one check of the count);
 on a wrong value :func:`failure` with the reserved keys; on a right one :func:`success` with the
 account keys.
+
+With ``REDIS_URL`` set, the address keys are counted in Redis instead (:mod:`idp.authn.address_throttle`,
+same rules, atomic there), and the database takes only the account keys: losing an address count
+costs nothing but a fresh allowance, losing an account count would weaken the account's limit. When
+Redis fails, the address keys are counted here again (:mod:`idp.redis_store` says when to retry),
+and the database's rows are always read too, so a block set here meanwhile holds until it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import math
@@ -52,9 +59,13 @@ from idp import clock
 from idp.accounts.models import User
 from idp.accounts.service import normalise_email
 from idp.assurance import policy
+from idp.authn import address_throttle
 from idp.authn.models import Throttle
 from idp.crypto import derive_key
 from idp.crypto import keyed_hash
+from idp.redis_store import SESSION_INFO
+from idp.redis_store import RedisStore
+from idp.redis_store import Unavailable
 
 ACCOUNT = "a"
 ADDRESS = "i"
@@ -135,14 +146,7 @@ def check(db: Session, keys: Iterable[str], *, now: dt.datetime | None = None) -
     if not keys:
         return ALLOWED
     now = now or clock.utc_now()
-    rows = db.execute(select(Throttle.key, Throttle.blocked_until, Throttle.suspended_at)
-                      .where(Throttle.key.in_(keys))).all()
-    suspended = any(row.suspended_at is not None and is_account_key(row.key) for row in rows)
-    wait = max((row.blocked_until - now for row in rows if row.blocked_until is not None), default=dt.timedelta(0))
-    retry_after = 0 if suspended else max(0, math.ceil(wait.total_seconds()))
-    counted = any(is_account_key(row.key) for row in rows)
-    return Verdict(allowed=not suspended and retry_after == 0, retry_after=retry_after, suspended=suspended,
-                   counted=counted)
+    return _with_wait(_stored_verdict(db, keys, now=now), _remote_wait(db, keys, now=now))
 
 
 def reserve(db: Session, *, count: Iterable[str], check_only: Iterable[str] = (),
@@ -155,15 +159,35 @@ def reserve(db: Session, *, count: Iterable[str], check_only: Iterable[str] = ()
     request finds it blocked. A right answer then clears the account keys (:func:`success`);
     a wrong one is settled by :func:`failure` with ``reserved=count``. A refused attempt is not
     counted. ``check_only`` keys (the address, for sign-in) are only checked. Commits.
+
+    With Redis, the address keys are checked and counted there, in one atomic script, after
+    the account keys are counted and checked here (so a refusal by either is not counted by
+    the other: the database rolls back, Redis never counted).
     """
     now = clock.utc_now()
     counted = sorted(set(count))  # one lock order for every process
+    checked = list(dict.fromkeys([*counted, *check_only]))
     if db.new or db.dirty or db.deleted:
         db.commit()  # the rollback below must take back the reservation only
+    store = _store(db)
+    remote = [key for key in checked if store is not None and not is_account_key(key)]
     # The upsert counts the attempt and holds the key's row (PostgreSQL: a row lock; SQLite: the
     # write lock) until commit, in one statement; a refused attempt is then rolled back.
-    failures = {key: _increment(db, key, now=now, decay=_decays(key)) for key in counted}
-    verdict = check(db, [*counted, *check_only], now=now)
+    failures = {key: _increment(db, key, now=now, decay=_decays(key)) for key in counted if key not in remote}
+    verdict = _stored_verdict(db, checked, now=now)
+    if not verdict.allowed:
+        verdict = _with_wait(verdict, _remote_wait(db, remote, now=now))
+    elif store is not None and remote:
+        try:
+            wait = address_throttle.reserve(store, count=[k for k in remote if k in counted],
+                                            check_only=[k for k in remote if k not in counted], now=now,
+                                            decay=DECAY, free=int(config["THROTTLE_IP_FREE_FAILURES"]),
+                                            longest=int(config["THROTTLE_MAX_DELAY"]))
+            verdict = _with_wait(verdict, wait)
+        except Unavailable:  # counted here instead, as without Redis
+            failures.update({key: _increment(db, key, now=now, decay=_decays(key)) for key in remote
+                             if key in counted})
+            verdict = _stored_verdict(db, checked, now=now)
     if not verdict.allowed:
         db.rollback()
         return verdict
@@ -186,8 +210,15 @@ def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], fact
     now = clock.utc_now()
     keys = sorted(set(keys))  # one lock order for every process
     reserved = set(reserved)
+    remote = _remote_failures(db, keys, reserved=reserved, now=now, config=config)
     for key in keys:
         account = is_account_key(key)
+        if key in remote:
+            failures, delay = remote[key].failures, remote[key].delay
+            if delay is not None:
+                audit.record(db, audit.Event.THROTTLED, user_id=user_id, commit=False, factor=factor,
+                             scope="address", failures=failures, delay=delay)
+            continue
         if key in reserved:  # counted before the check; gone if a right answer came in between
             failures = db.scalar(select(_TABLE.c.failures).where(_TABLE.c.key == key)) or 0
         else:
@@ -209,7 +240,7 @@ def failure(db: Session, keys: Iterable[str], *, config: Mapping[str, Any], fact
             if result.rowcount == 1:  # type: ignore[attr-defined]
                 audit.record(db, audit.Event.FACTOR_SUSPENDED, user_id=user_id, commit=False, factor=factor,
                              failures=failures)
-    verdict = check(db, keys, now=now)
+    verdict = _with_wait(_stored_verdict(db, keys, now=now), max((f.wait for f in remote.values()), default=0))
     db.commit()
     return verdict
 
@@ -227,8 +258,13 @@ def success(db: Session, account_keys: Iterable[str]) -> None:
 
 def lift(db: Session, key: str, *, user_id: int | None = None, reason: str = "operator") -> bool:
     """Clear one key's counters and suspension. Commits; ``False`` when there was nothing to clear."""
+    forgotten = False
+    store = _store(db)
+    if store is not None and not is_account_key(key):
+        with contextlib.suppress(Unavailable):
+            forgotten = address_throttle.forget(store, key)
     result = db.execute(delete(_TABLE).where(_TABLE.c.key == key))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if result.rowcount == 0 and not forgotten:  # type: ignore[attr-defined]
         db.commit()
         return False
     audit.record(db, audit.Event.THROTTLE_LIFTED, user_id=user_id, commit=False, factor=_factor_of(key), reason=reason)
@@ -251,6 +287,62 @@ def unlock_user(db: Session, user: User, *, config: Mapping[str, Any]) -> list[s
     """
     keys = account_keys(user, config=config).values()
     return [_factor_of(key) for key in keys if lift(db, key, user_id=user.id, reason="operator")]
+
+
+def _store(db: Session) -> RedisStore | None:
+    """The app's Redis, when ``REDIS_URL`` is set (:func:`idp.redis_store.init_app` hands it to
+    every session, as the audit sealing mode is)."""
+    store: RedisStore | None = db.info.get(SESSION_INFO)
+    return store
+
+
+def _stored_verdict(db: Session, keys: list[str], *, now: dt.datetime) -> Verdict:
+    """The verdict of the database's rows: every account key, and the address keys when there
+    is no Redis (or were counted here while it was away: their blocks still hold)."""
+    rows = db.execute(select(Throttle.key, Throttle.blocked_until, Throttle.suspended_at)
+                      .where(Throttle.key.in_(keys))).all()
+    suspended = any(row.suspended_at is not None and is_account_key(row.key) for row in rows)
+    wait = max((row.blocked_until - now for row in rows if row.blocked_until is not None), default=dt.timedelta(0))
+    retry_after = 0 if suspended else max(0, math.ceil(wait.total_seconds()))
+    counted = any(is_account_key(row.key) for row in rows)
+    return Verdict(allowed=not suspended and retry_after == 0, retry_after=retry_after, suspended=suspended,
+                   counted=counted)
+
+
+def _remote_wait(db: Session, keys: Iterable[str], *, now: dt.datetime) -> float:
+    """Seconds until the address keys' blocks in Redis end; 0 without Redis (the database's
+    rows are then the whole answer)."""
+    store = _store(db)
+    addresses = [key for key in keys if not is_account_key(key)]
+    if store is None or not addresses:
+        return 0.0
+    try:
+        return address_throttle.blocked_for(store, addresses, now=now)
+    except Unavailable:
+        return 0.0
+
+
+def _remote_failures(db: Session, keys: list[str], *, reserved: set[str], now: dt.datetime,
+                     config: Mapping[str, Any]) -> dict[str, address_throttle.Failed]:
+    """Count the address keys' failures in Redis; empty without Redis (then counted here)."""
+    store = _store(db)
+    addresses = [key for key in keys if not is_account_key(key)]
+    if store is None or not addresses:
+        return {}
+    try:
+        return address_throttle.fail(store, addresses, reserved=[k for k in addresses if k in reserved], now=now,
+                                     decay=DECAY, free=int(config["THROTTLE_IP_FREE_FAILURES"]),
+                                     longest=int(config["THROTTLE_MAX_DELAY"]))
+    except Unavailable:
+        return {}
+
+
+def _with_wait(verdict: Verdict, wait: float) -> Verdict:
+    """``verdict`` refused for ``wait`` seconds more, if that is longer (a suspension stays as it is)."""
+    if wait <= 0 or verdict.suspended:
+        return verdict
+    retry_after = max(verdict.retry_after, math.ceil(wait))
+    return Verdict(allowed=False, retry_after=retry_after, counted=verdict.counted)
 
 
 def _decays(key: str) -> bool:

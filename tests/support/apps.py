@@ -17,6 +17,9 @@ def close_app(application: Flask) -> None:
     application.extensions["idp.backchannel"].join(10)
     if "idp.audit_sealer" in application.extensions:
         application.extensions["idp.audit_sealer"].stop()
+    store = application.extensions.get("idp.redis")
+    if store is not None:
+        store.close()
     engine = engine_of(application)
     held = engine.pool.checkedout() if hasattr(engine.pool, "checkedout") else 0
     engine.dispose()

@@ -1,4 +1,5 @@
-"""Throttling in the database: free failures, growing delays, suspension, unlock."""
+"""Throttling: free failures, growing delays, suspension, unlock. In the database; the address
+keys in Redis when run with IDP_TEST_WITH_REDIS=1 (tests/conftest.py)."""
 
 import json
 
@@ -10,8 +11,8 @@ from idp.accounts.models import User
 from idp.assurance import policy
 from idp.audit.models import AuditEvent
 from idp.authn import throttle
-from idp.authn.models import Throttle
 from tests.factories import make_user
+from tests.support.throttles import failures_of
 
 IP = "203.0.113.7"
 EMAIL = "citizen@example.com"
@@ -39,7 +40,7 @@ def _fail_through(app, db, keys, times, **kwargs):
 
 
 def _failures(db, key):
-    return db.scalar(select(Throttle.failures).where(Throttle.key == key)) or 0
+    return failures_of(db, key)
 
 
 def test_free_failures_then_growing_delays(app, db):
