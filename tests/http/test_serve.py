@@ -98,3 +98,20 @@ def test_serve_logs_its_address_and_each_request_without_query_string_or_secrets
 ])
 def test_unmatched_paths_are_logged_on_one_line_without_long_segments(path, expected):
     assert logged_path({"PATH_INFO": path, "SCRIPT_NAME": ""}) == expected
+
+
+def test_wsgi_module_serves_the_app_with_the_access_log(app, app_config, tmp_path):
+    """``wsgi:app`` (for a WSGI server the operator runs): the IdP from the environment's settings,
+    each request logged by path pattern only."""
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "IDP_DATABASE_URL": app_config["DATABASE_URL"], "IDP_SECRET_KEY": app_config["SECRET_KEY"],
+           "IDP_ISSUER": "http://localhost", "IDP_INSTANCE_PATH": str(tmp_path / "wsgi-instance"),
+           "IDP_KEYS_DIR": app_config["KEYS_DIR"], "PYTHONPATH": str(root)}
+    script = ("from werkzeug.test import Client; import wsgi; c = Client(wsgi.app)\n"
+              "for url in ('/readyz', '/authorize?client_id=secret-value'):\n"
+              "    r = c.get(url); r.close(); print(r.status_code)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["200", "400"]
+    assert "GET /authorize 400" in done.stderr and "secret-value" not in done.stderr
