@@ -19,6 +19,7 @@ from idp.authn.models import Throttle
 from tests.factories import PASSWORD
 from tests.factories import make_user
 from tests.flows import csrf_of
+from tests.support.threads import run_together
 
 PARALLEL = 8
 FREE = 3
@@ -32,26 +33,16 @@ def app_config(app_config):
 
 def _burst(app, password: str, n: int) -> list[int]:
     """``n`` sign-ins released at the same instant, each from its own browser; their statuses."""
-    barrier = threading.Barrier(n)
     statuses: list[int] = []
-    errors: list[BaseException] = []
 
-    def run() -> None:
+    def run(barrier: threading.Barrier) -> None:
         own = app.test_client()
-        try:
-            token = csrf_of(own.get("/signin").text)
-            barrier.wait(timeout=30)
-            response = own.post("/signin", data={"email": EMAIL, "password": password, "csrf_token": token})
-            statuses.append(response.status_code)
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
+        token = csrf_of(own.get("/signin").text)
+        barrier.wait(timeout=30)
+        response = own.post("/signin", data={"email": EMAIL, "password": password, "csrf_token": token})
+        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
+    run_together(n, run)
     return statuses
 
 

@@ -3,7 +3,6 @@ account keys still in the database, and the database again whenever Redis does n
 
 import logging
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -20,6 +19,7 @@ from idp.config import ConfigError
 from idp.redis_store import RedisStore
 from idp.redis_store import Unavailable
 from tests.support.tcp_proxy import relay
+from tests.support.threads import run_together
 from tests.support.throttles import failures_of
 from tests.support.throttles import stored_row
 
@@ -120,27 +120,17 @@ def test_parallel_failures_count_exactly(app):
     app.config["THROTTLE_IP_FREE_FAILURES"] = 1000
     address = [throttle.ip_key(IP, policy.TOTP, config=app.config)]
     threads, per_thread = 8, 5
-    barrier = threading.Barrier(threads)
-    errors = []
 
-    def run():
-        try:
-            with app.app_context():
-                from idp.db import get_session
+    def run(barrier):
+        with app.app_context():
+            from idp.db import get_session
 
-                db = get_session()
-                barrier.wait(timeout=30)
-                for _ in range(per_thread):
-                    throttle.failure(db, address, config=app.config, factor=policy.TOTP)
-        except BaseException as exc:
-            errors.append(exc)
+            db = get_session()
+            barrier.wait(timeout=30)
+            for _ in range(per_thread):
+                throttle.failure(db, address, config=app.config, factor=policy.TOTP)
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not errors, errors
+    run_together(threads, run)
     with app.app_context():
         from idp.db import get_session
 
@@ -151,26 +141,17 @@ def test_parallel_signups_get_exactly_the_allowance(app):
     app.config["THROTTLE_IP_FREE_FAILURES"] = 4
     keys = throttle.signup_keys(IP, config=app.config)
     threads = 10
-    barrier = threading.Barrier(threads)
-    allowed, errors = [], []
+    allowed = []
 
-    def run():
-        try:
-            with app.app_context():
-                from idp.db import get_session
+    def run(barrier):
+        with app.app_context():
+            from idp.db import get_session
 
-                db = get_session()
-                barrier.wait(timeout=30)
-                allowed.append(throttle.reserve(db, count=keys, config=app.config).allowed)
-        except BaseException as exc:
-            errors.append(exc)
+            db = get_session()
+            barrier.wait(timeout=30)
+            allowed.append(throttle.reserve(db, count=keys, config=app.config).allowed)
 
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not errors, errors
+    run_together(threads, run)
     assert allowed.count(True) == 5  # the free four, and the fifth that starts the block
 
 
