@@ -44,6 +44,24 @@ class Layer(StrEnum):
     OTHER = "other (stdlib, unlisted packages)"
 
 
+# What would shrink a layer's share: the levers measured or reasoned out in docs/capacity.md
+# ("Where the time goes"), printed next to each layer so a row short of its goal says what to try.
+LEVERS: dict[Layer, str] = {
+    Layer.ARGON2: "the point of the hash: only fewer password sign-ins (passkeys) lower it",
+    Layer.DB_DRIVER: "fewer statements and commits per request (Core lookups, one disclosure row per token, "
+                     "UPDATE ... RETURNING for single use)",
+    Layer.SQLALCHEMY: "SQLAlchemy Core instead of ORM objects on the hot path; clients cached per instance",
+    Layer.JOSE: "ES256 rather than RS256 where the client accepts it",
+    Layer.AUTHLIB: "nothing worth it at this share",
+    Layer.JINJA: "fewer or smaller pages per flow",
+    Layer.FLASK: "fewer before/after-request hooks on the token endpoints",
+    Layer.GUNICORN: "a server with native HTTP parsing and I/O (granian: 1.4x on discovery in an A/B), "
+                    "or a cache in front for discovery and JWKS",
+    Layer.METRICS: "fewer labels or observations per request",
+    Layer.IDP: "see the top frames below",
+    Layer.OTHER: "see the top frames below",
+}
+
 # first path component of py-spy's short file name -> layer
 PACKAGES: dict[str, Layer] = {
     "argon2": Layer.ARGON2, "_argon2_cffi_bindings": Layer.ARGON2,
@@ -178,8 +196,8 @@ def render(summary: Summary, top: int = 12) -> str:
     """Markdown: the layer breakdown, then the top frames by self time (percent of samples)."""
     if not summary.samples:
         return "no samples (py-spy saw no running Python thread in the window)\n"
-    lines = ["| layer | % of samples |", "|---|---:|"]
-    lines += [f"| {layer.value} | {summary.percent(n):.1f} |" for layer, n in summary.layers]
+    lines = ["| layer | % of samples | what would shrink it (docs/capacity.md) |", "|---|---:|---|"]
+    lines += [f"| {layer.value} | {summary.percent(n):.1f} | {LEVERS[layer]} |" for layer, n in summary.layers]
     lines += ["", f"| top {min(top, len(summary.frames))} frames by self time | layer | self % | total % |",
               "|---|---|---:|---:|"]
     for share in summary.frames[:top]:

@@ -73,7 +73,7 @@ def test_self_time_merges_lines_and_keeps_inclusive_share(summary):
 
 def test_render_prints_layers_then_top_frames(summary):
     text = profile_report.render(summary, top=3)
-    assert "| argon2 | 25.0 |" in text
+    assert "| argon2 | 25.0 | the point of the hash" in text
     assert "| other (stdlib, unlisted packages) | 10.0 |" in text
     rows = [ln for ln in text.splitlines() if ln.startswith("| `")]
     assert rows == [
@@ -81,6 +81,10 @@ def test_render_prints_layers_then_top_frames(summary):
         "| `DefaultDialect.do_execute (sqlalchemy/engine/default.py)` | DB driver (sqlite3/psycopg) | 20.0 | 20.0 |",
         "| `sign (cryptography/hazmat/backends/openssl/rsa.py)` | JOSE/crypto (joserfc/cryptography) | 15.0 | 15.0 |",
     ]
+
+
+def test_every_layer_says_what_would_shrink_it():
+    assert set(profile_report.LEVERS) == set(Layer) and all(profile_report.LEVERS.values())
 
 
 def test_empty_profile_says_so():
